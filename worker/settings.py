@@ -1,0 +1,161 @@
+"""All of mentorflow's settings, read once from `MENTORFLOW_*` environment variables and an optional `.env`.
+
+Unset means the embedded default: the stack `mentorflow dev up` runs on this machine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Fixed local ports for the embedded stack, so every command finds it without configuration.
+EMBEDDED_TEMPORAL_PORT = 7233
+EMBEDDED_UI_PORT = 8233
+EMBEDDED_POSTGRES_PORT = 55432
+EMBEDDED_SMTP_PORT = 8025
+EMBEDDED_WEB_PORT = 8000
+EMBEDDED_METRICS_PORT = 9464
+EMBEDDED_DATABASE = "mentorflow"
+# Only good for the embedded stack; production sets MENTORFLOW_LINK_SECRET.
+EMBEDDED_LINK_SECRET = "mentorflow-dev-only-link-secret-change-me"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the setting and the problem in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MENTORFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    state_dir: Path = Field(default=Path(".mentorflow"), description="Where the embedded stack keeps its data")
+
+    # Temporal. Address unset: the embedded dev server on this machine.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    task_queue: str = "mentorflow"
+
+    # Worker tuning.
+    max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
+    max_cached_workflows: int = Field(default=10_000, ge=0)
+    metrics_port: int | None = Field(default=EMBEDDED_METRICS_PORT, ge=0, le=65535)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+
+    # Postgres. Unset: the embedded server.
+    database_url: str | None = None
+
+    # Mail. Host unset: the embedded sink.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_from: EmailStr = "mentorflow@localhost.localdomain"
+
+    # Participant links.
+    public_base_url: AnyHttpUrl = AnyHttpUrl(f"http://127.0.0.1:{EMBEDDED_WEB_PORT}")
+    link_secret: SecretStr = SecretStr(EMBEDDED_LINK_SECRET)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=EMBEDDED_WEB_PORT, ge=1, le=65535)
+
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql:// or postgres://")
+        return v
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("must be host:port, e.g. my-ns.a1b2c.tmprl.cloud:7233")
+        return v
+
+    @field_validator("link_secret")
+    @classmethod
+    def _secret_length(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return v
+
+    # Resolved values: what the embedded defaults mean when a setting is unset.
+    @property
+    def embedded_temporal(self) -> bool:
+        return self.temporal_address is None
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{EMBEDDED_TEMPORAL_PORT}"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def postgres_dsn(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{EMBEDDED_POSTGRES_PORT}/{EMBEDDED_DATABASE}"
+
+    @property
+    def embedded_smtp(self) -> bool:
+        return self.smtp_host is None
+
+    @property
+    def smtp_target(self) -> tuple[str, int]:
+        if self.smtp_host is None:
+            return ("127.0.0.1", self.smtp_port or EMBEDDED_SMTP_PORT)
+        default_port = {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
+        return (self.smtp_host, self.smtp_port or default_port)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.state_dir / "mail"
+
+    @property
+    def base_url(self) -> str:
+        return str(self.public_base_url).rstrip("/")
+
+
+_SECRET_FIELDS = {"link_secret", "smtp_password", "temporal_api_key"}
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = first["loc"][0] if first["loc"] else ""
+    name = f"MENTORFLOW_{str(loc).upper()}" if loc else "settings"
+    value = first.get("input")
+    secret = str(loc) in _SECRET_FIELDS
+    shown = "" if secret or isinstance(value, dict) or value is None else f" (got {value!r})"
+    return f"setting {name}{shown}: {first['msg']}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises SettingsError naming the variable and the reason."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
