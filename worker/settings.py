@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    state_dir: Path = Field(default=Path(".mentorflow"), description="Where the embedded stack keeps its data")
+    state_dir: Path = Field(
+        default=Path(".mentorflow"), description="Where the embedded stack keeps its data"
+    )
 
     # Temporal. Address unset: the embedded dev server on this machine.
     temporal_address: str | None = None
@@ -46,10 +48,18 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     task_queue: str = "mentorflow"
 
+    # Ports of the embedded stack (`mentorflow dev up`); set them to run a second stack beside the first.
+    dev_temporal_port: int = Field(default=EMBEDDED_TEMPORAL_PORT, ge=1, le=65535)
+    dev_ui_port: int = Field(default=EMBEDDED_UI_PORT, ge=1, le=65535)
+    dev_postgres_port: int = Field(default=EMBEDDED_POSTGRES_PORT, ge=1, le=65535)
+    # Unset: `migrations/` next to the installed packages.
+    migrations_dir: Path | None = None
+
     # Worker tuning.
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0)
+    # 0: no Prometheus endpoint.
     metrics_port: int | None = Field(default=EMBEDDED_METRICS_PORT, ge=0, le=65535)
     db_pool_size: int = Field(default=10, ge=1, le=1000)
 
@@ -105,7 +115,7 @@ class Settings(BaseSettings):
 
     @property
     def temporal_target(self) -> str:
-        return self.temporal_address or f"127.0.0.1:{EMBEDDED_TEMPORAL_PORT}"
+        return self.temporal_address or f"127.0.0.1:{self.dev_temporal_port}"
 
     @property
     def embedded_postgres(self) -> bool:
@@ -113,7 +123,10 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{EMBEDDED_POSTGRES_PORT}/{EMBEDDED_DATABASE}"
+        return (
+            self.database_url
+            or f"postgresql://postgres@127.0.0.1:{self.dev_postgres_port}/{EMBEDDED_DATABASE}"
+        )
 
     @property
     def embedded_smtp(self) -> bool:

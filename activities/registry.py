@@ -1,0 +1,25 @@
+"""Every activity the worker registers. Add yours to `build_activities`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from activities.health import HealthActivities
+from worker.settings import Settings
+
+
+@dataclass(frozen=True)
+class ActivityDeps:
+    """What activities share in one worker process: settings and the one Postgres pool."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+
+
+def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    health = HealthActivities(deps.pool)
+    return [health.health_check]

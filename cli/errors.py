@@ -1,0 +1,62 @@
+"""One place that turns expected failures into one line on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# Exit codes (documented in README.md).
+EXIT_FAILURE = 1  # an unexpected error (a bug): traceback shown
+EXIT_INVALID = 2  # bad input or settings
+EXIT_TEMPORAL_UNREACHABLE = 3
+EXIT_POSTGRES_UNREACHABLE = 4
+EXIT_MIGRATION = 5  # a migration refused (edited after applying) or failed
+EXIT_DEVSTACK = 6  # the embedded stack could not start (e.g. a port is taken)
+
+
+class CliError(Exception):
+    """Raise from a command for a user-facing failure: one line, chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def exit_code_for(err: BaseException) -> int | None:
+    """The exit code of an expected error, None for a bug. Imports are lazy: the CLI starts fast."""
+    from worker.devstack.ports import DevStackError
+    from worker.migrations import MigrationError
+    from worker.postgres import PostgresUnreachableError
+    from worker.settings import SettingsError
+    from worker.temporal_client import TemporalUnreachableError
+
+    table: list[tuple[type[BaseException], int]] = [
+        (CliError, getattr(err, "exit_code", EXIT_INVALID)),
+        (SettingsError, EXIT_INVALID),
+        (TemporalUnreachableError, EXIT_TEMPORAL_UNREACHABLE),
+        (PostgresUnreachableError, EXIT_POSTGRES_UNREACHABLE),
+        (MigrationError, EXIT_MIGRATION),
+        (DevStackError, EXIT_DEVSTACK),
+    ]
+    for kind, code in table:
+        if isinstance(err, kind):
+            return code
+    return None
+
+
+def one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"mentorflow: error: {text}"
+
+
+def handle_errors(func: Callable[[], Any]) -> Any:
+    """Call `func`; expected errors become one stderr line and their exit code."""
+    try:
+        return func()
+    except Exception as err:
+        code = exit_code_for(err)
+        if code is None:
+            raise
+        print(one_line(err), file=sys.stderr)
+        raise SystemExit(code) from None

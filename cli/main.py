@@ -1,0 +1,37 @@
+"""The `mentorflow` command. Sub-apps live in `cli/<name>.py` as `app`; add one line to SUB_APPS."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+
+from cli.errors import handle_errors
+
+# name -> module holding `app: typer.Typer`. One line per sub-app.
+SUB_APPS: dict[str, str] = {
+    "dev": "cli.dev",
+    "db": "cli.db",
+    "temporal": "cli.temporal",
+    "worker": "cli.worker",
+}
+
+
+class MentorflowApp(typer.Typer):
+    """Typer with central error handling: user errors are one line on stderr and a documented exit code."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return handle_errors(lambda: super(MentorflowApp, self).__call__(*args, **kwargs))
+
+
+app = MentorflowApp(
+    name="mentorflow",
+    help="Event-sourced Temporal journeys for #medtwitter mentorship programs.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for _name, _module in SUB_APPS.items():
+    _sub: typer.Typer = importlib.import_module(_module).app
+    app.add_typer(_sub, name=_name)

@@ -1,0 +1,21 @@
+"""`mentorflow worker`: run the Temporal worker until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+app = typer.Typer(help="Run the Temporal worker (workflows and activities) until SIGTERM/Ctrl-C.")
+
+
+@app.callback(invoke_without_command=True)
+def worker() -> None:
+    """Run the worker against the configured Temporal and Postgres."""
+    from worker.logging import configure_logging
+    from worker.main import run_worker
+    from worker.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))

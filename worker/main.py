@@ -1,0 +1,70 @@
+"""The worker process: one Temporal client, one Postgres pool, every registered workflow and activity."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import ActivityDeps, build_activities
+from worker.logging import get_logger
+from worker.metrics import metrics_runtime
+from worker.postgres import create_pool
+from worker.settings import Settings
+from worker.temporal_client import connect
+from workflows.registry import WORKFLOWS
+
+# In-flight activities get this long to finish after SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+log = get_logger(__name__)
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(ActivityDeps(settings=settings, pool=pool)),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_worker(
+    settings: Settings, *, stop: asyncio.Event | None = None, client: Client | None = None
+) -> None:
+    """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then shut down gracefully."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    if client is None:
+        client = await connect(settings, runtime=metrics_runtime(settings))
+    pool = await create_pool(settings)
+    try:
+        worker = build_worker(client, pool, settings)
+        run = asyncio.create_task(worker.run())
+        stopped = asyncio.create_task(stop.wait())
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            workflows=len(WORKFLOWS),
+        )
+        await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not run.done():
+            log.info("worker stopping; letting in-flight activities finish")
+            await worker.shutdown()
+        stopped.cancel()
+        await run  # re-raises a worker crash
+        log.info("worker stopped")
+    finally:
+        await pool.close()
