@@ -7,13 +7,12 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from worker.settings import Settings
 
 
-def metrics_runtime(settings: Settings, host: str = "127.0.0.1") -> Runtime | None:
-    """A Runtime serving /metrics on `settings.metrics_port`; None when the port is 0/unset."""
+def metrics_runtime(settings: Settings, host: str | None = None) -> Runtime | None:
+    """A Runtime serving /metrics on `settings.metrics_host:metrics_port`; None when the port is 0/unset."""
     if not settings.metrics_port:
         return None
-    return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{settings.metrics_port}"))
-    )
+    bind = f"{host or settings.metrics_host}:{settings.metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
 
 
 def metrics_url(settings: Settings, host: str = "127.0.0.1") -> str | None:

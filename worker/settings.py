@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_cached_workflows: int = Field(default=10_000, ge=0)
     # 0: no Prometheus endpoint.
     metrics_port: int | None = Field(default=EMBEDDED_METRICS_PORT, ge=0, le=65535)
+    # Interface the metrics endpoint binds to; 0.0.0.0 in containers so Prometheus and probes reach it.
+    metrics_host: str = "127.0.0.1"
     db_pool_size: int = Field(default=10, ge=1, le=1000)
 
     # Postgres. Unset: the embedded server.
