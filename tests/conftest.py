@@ -1,0 +1,140 @@
+"""Shared fixtures, all on real components from worker/devstack (never mocks), all on free ports.
+
+- `pg_server` (session): one embedded Postgres for the run; `database` (per test): a fresh DSN of a
+  database created from a migrated template (fast); `db_pool`: an asyncpg pool on it.
+- `temporal_env` (session): Temporal dev server with mentorflow's search attributes, pydantic converter.
+- `time_skipping_env` (session): the time-skipping test server, pydantic converter.
+- `mail_sink` (per test): the SMTP sink storing .eml files in a temporary directory.
+- `settings` (per test): Settings pointing at all of the above.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from worker.devstack import (
+    EmbeddedPostgres,
+    MailSink,
+    free_port,
+    temporal_cli,
+    temporal_test_server,
+)
+from worker.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from worker.settings import Settings, load_settings
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+TEMPLATE_DB = "mentorflow_template"
+
+
+@pytest.fixture(scope="session")
+async def pg_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(), unsafe_fast=True)
+    try:
+        await server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def migrated_template(pg_server: EmbeddedPostgres) -> str:
+    """A database with every migration applied, the template of each test's database."""
+    dsn = await pg_server.ensure_database(TEMPLATE_DB)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn, DEFAULT_MIGRATIONS_DIR)
+    finally:
+        await conn.close()
+    return TEMPLATE_DB
+
+
+async def create_database(pg_server: EmbeddedPostgres, template: str = "template0") -> str:
+    return await pg_server.ensure_database(f"t_{uuid.uuid4().hex[:16]}", template=template)
+
+
+async def drop_database(pg_server: EmbeddedPostgres, dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(pg_server.dsn())
+    try:
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database(pg_server: EmbeddedPostgres, migrated_template: str) -> AsyncIterator[str]:
+    """DSN of a fresh, fully migrated database for this test alone."""
+    dsn = await create_database(pg_server, migrated_template)
+    yield dsn
+    await drop_database(pg_server, dsn)
+
+
+@pytest.fixture
+async def empty_database(pg_server: EmbeddedPostgres) -> AsyncIterator[str]:
+    """DSN of a fresh database with no migrations applied."""
+    dsn = await create_database(pg_server)
+    yield dsn
+    await drop_database(pg_server, dsn)
+
+
+@pytest.fixture
+async def db_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+async def mail_sink(tmp_path: Path) -> AsyncIterator[MailSink]:
+    sink = MailSink(tmp_path / "mail", port=free_port())
+    await sink.start()
+    yield sink
+    await sink.stop()
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database: str, temporal_env: WorkflowEnvironment, mail_sink: MailSink
+) -> Settings:
+    """Settings pointing at this test's database, the session's Temporal and this test's mail sink."""
+    return load_settings(
+        state_dir=tmp_path / "state",
+        database_url=database,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        smtp_port=mail_sink.port,
+        metrics_port=0,
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+    )
