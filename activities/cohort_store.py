@@ -1,0 +1,79 @@
+"""Cohorts and their participants' contact data in Postgres (the only place names and emails live)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from domain.program import Program
+
+
+class ParticipantRecord(BaseModel):
+    participant_id: str
+    name: str
+    email: str
+    timezone: str
+    send_days: list[str]
+    send_time: time
+    personas: list[str] = Field(default_factory=list)
+    mentor_email: str | None = None
+    mission: str | None = None
+
+
+class CohortConflict(Exception):
+    """The cohort id exists with another program or start date."""
+
+
+async def save_cohort(pool: asyncpg.Pool, cohort_id: str, program: Program, start_date: date) -> None:
+    """Create the cohort, or accept it again unchanged (a re-run of the same launch)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            insert into cohorts (cohort_id, program, start_date, program_json)
+            values ($1, $2, $3, $4::jsonb) on conflict (cohort_id) do nothing
+            """,
+            cohort_id,
+            program.spec.name,
+            start_date,
+            program.model_dump_json(),
+        )
+        row = await conn.fetchrow("select program, start_date from cohorts where cohort_id = $1", cohort_id)
+        assert row is not None
+        if row["program"] != program.spec.name or row["start_date"] != start_date:
+            raise CohortConflict(
+                f"cohort {cohort_id!r} already exists with program {row['program']!r} "
+                f"starting {row['start_date']}; choose another cohort id"
+            )
+
+
+async def save_participants(pool: asyncpg.Pool, cohort_id: str, rows: list[ParticipantRecord]) -> int:
+    """Bulk insert; rows already present are left as they are. Returns how many were new."""
+    if not rows:
+        return 0
+    inserted = await pool.fetch(
+        """
+        insert into participants (cohort_id, participant_id, name, email, timezone, send_days, send_time,
+                                  personas, mentor_email, mission)
+        select $1, r.participant_id, r.name, r.email, r.timezone,
+               string_to_array(r.send_days, ','), r.send_time,
+               string_to_array(nullif(r.personas, ''), ','), r.mentor_email, r.mission
+        from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::time[], $8::text[],
+                    $9::text[], $10::text[])
+             as r(participant_id, name, email, timezone, send_days, send_time, personas, mentor_email, mission)
+        on conflict (cohort_id, participant_id) do nothing
+        returning participant_id
+        """,
+        cohort_id,
+        [r.participant_id for r in rows],
+        [r.name for r in rows],
+        [r.email for r in rows],
+        [r.timezone for r in rows],
+        [",".join(r.send_days) for r in rows],
+        [r.send_time for r in rows],
+        [",".join(r.personas) for r in rows],
+        [r.mentor_email for r in rows],
+        [r.mission for r in rows],
+    )
+    return len(inserted)

@@ -1,0 +1,45 @@
+"""The journey's activities, bound to the worker's shared settings, Postgres pool and program cache."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import names
+from activities.event_store import AppendEventsInput, AppendEventsResult, append_events
+from activities.mailer import TransientSmtpError
+from activities.program_store import ProgramCache, ProgramNotFound
+from activities.send_nudge import SendNudgeInput, SendNudgeResult, SendStatus, send_nudge
+
+if TYPE_CHECKING:
+    from activities.registry import ActivityDeps
+
+
+class JourneyActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self._deps = deps
+        self._programs = ProgramCache()
+
+    @activity.defn(name=names.APPEND_EVENTS)
+    async def append_events(self, data: AppendEventsInput) -> AppendEventsResult:
+        return await append_events(self._deps.pool, data)
+
+    @activity.defn(name=names.SEND_NUDGE)
+    async def send_nudge(self, data: SendNudgeInput) -> SendNudgeResult:
+        try:
+            result = await send_nudge(self._deps.settings, self._deps.pool, self._programs, data)
+        except ProgramNotFound as err:
+            raise ApplicationError(str(err), type="ProgramNotFound", non_retryable=True) from None
+        except TransientSmtpError as err:
+            # Retried by the workflow's policy; the ledger row stays 'sending' so operators can see it.
+            activity.logger.warning("smtp transient failure", extra={"nudge_key": data.nudge_key, "error": str(err)})
+            raise
+        meter = activity.metric_meter()
+        if result.status is SendStatus.SENT:
+            meter.create_counter("mentorflow_emails_sent", "Emails accepted by the SMTP server").add(1)
+        elif result.status is SendStatus.FAILED:
+            meter.create_counter("mentorflow_emails_failed", "Emails refused for good (5xx)").add(1)
+            activity.logger.warning("email refused", extra={"nudge_key": data.nudge_key, "detail": result.detail})
+        return result

@@ -1,0 +1,65 @@
+"""Render a program's nudge into an email's subject, plain text and HTML, with its action links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from markdown_it import MarkdownIt
+
+from domain.personas import Persona
+from domain.program import Program
+
+# Program authors write templates; a sandbox keeps a bad template from reaching Python internals.
+_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# html=False: a participant's name or a conference title can never inject markup.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RenderedNudge:
+    subject: str
+    text: str
+    html: str
+
+
+def render_nudge(program: Program, nudge_id: str, context: dict[str, Any], links: list[Link]) -> RenderedNudge:
+    spec = next(n for n in program.spec.nudges if n.id == nudge_id)
+    subject = _JINJA.from_string(spec.subject).render(context).strip()
+    body_md = _JINJA.from_string(program.bodies[nudge_id]).render(context).strip()
+    link_lines = "\n".join(f"- {link.label}: {link.url}" for link in links)
+    text = f"{body_md}\n\n{link_lines}\n" if links else f"{body_md}\n"
+    buttons = "".join(
+        f'<li style="margin:0 0 8px"><a href="{escape(link.url)}">{escape(link.label)}</a></li>'
+        for link in links
+    )
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(subject)}</title></head>"
+        '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;max-width:40em;margin:auto;padding:1em">'
+        f"{_MARKDOWN.render(body_md)}"
+        f'<ul style="list-style:none;padding:0;margin-top:1.5em">{buttons}</ul>'
+        "</body></html>"
+    )
+    return RenderedNudge(subject=subject, text=text, html=html)
+
+
+def milestone_title(program: Program, milestone_id: str) -> str:
+    return next((m.title for m in program.spec.milestones if m.id == milestone_id), milestone_id)
+
+
+def persona_title(persona: str) -> str:
+    try:
+        return Persona(persona).title
+    except ValueError:
+        return persona

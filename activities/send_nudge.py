@@ -1,0 +1,182 @@
+"""Send one nudge exactly once: claim the ledger row, re-check the participant, render, send, mark."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from activities.mailer import (
+    OutgoingEmail,
+    SmtpOutcome,
+    build_message,
+    deliver,
+    message_id_for,
+)
+from activities.program_store import ProgramCache
+from activities.render import Link, milestone_title, persona_title, render_nudge
+from domain.program import Program
+from web.tokens import Action, link_url, sign_link
+from worker.settings import Settings
+
+
+class ConferenceInfo(BaseModel):
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+
+
+class SendNudgeInput(BaseModel):
+    workflow_id: str
+    cohort_id: str
+    participant_id: str
+    nudge_id: str
+    nudge_key: str
+    kind: str
+    scheduled_at: datetime
+    personas: list[str] = Field(default_factory=list)
+    achieved: list[str] = Field(default_factory=list)  # milestone ids, in the order achieved
+    conference: ConferenceInfo | None = None
+    weeks_left: int = 0
+
+
+class SendStatus(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"  # the SMTP server refused it for good (5xx)
+    SUPPRESSED = "suppressed"  # unsubscribed or paused when it came to sending
+
+
+class SendNudgeResult(BaseModel):
+    status: SendStatus
+    message_id: str
+    detail: str = ""
+
+
+
+async def send_nudge(
+    settings: Settings, pool: asyncpg.Pool, programs: ProgramCache, data: SendNudgeInput
+) -> SendNudgeResult:
+    mail_domain = str(settings.mail_from).rpartition("@")[2] or "mentorflow.local"
+    message_id = message_id_for(data.workflow_id, data.nudge_key, mail_domain)
+    async with pool.acquire() as conn:
+        claimed = await conn.fetchrow(
+            """
+            insert into send_ledger (workflow_id, nudge_key, cohort_id, participant_id, nudge_id, kind,
+                                     scheduled_at, status, message_id, attempts)
+            values ($1, $2, $3, $4, $5, $6, $7, 'sending', $8, 1)
+            on conflict (workflow_id, nudge_key) do update
+                set attempts = send_ledger.attempts + 1, updated_at = now()
+            returning status, message_id, coalesce(error, '') as error
+            """,
+            data.workflow_id,
+            data.nudge_key,
+            data.cohort_id,
+            data.participant_id,
+            data.nudge_id,
+            data.kind,
+            data.scheduled_at,
+            message_id,
+        )
+        assert claimed is not None
+        if claimed["status"] != "sending":
+            # Settled by an earlier attempt: never send twice.
+            return SendNudgeResult(
+                status=SendStatus(claimed["status"]), message_id=claimed["message_id"], detail=claimed["error"]
+            )
+        person = await conn.fetchrow(
+            """
+            select name, email, mentor_email, mission, unsubscribed_at, paused_until
+            from participants where cohort_id = $1 and participant_id = $2
+            """,
+            data.cohort_id,
+            data.participant_id,
+        )
+    if person is None:
+        return await _settle(pool, data, SendStatus.FAILED, message_id, "participant not found in Postgres")
+    now = datetime.now(UTC)
+    if person["unsubscribed_at"] is not None:
+        return await _settle(pool, data, SendStatus.SUPPRESSED, message_id, "unsubscribed")
+    if person["paused_until"] is not None and person["paused_until"] > now:
+        return await _settle(pool, data, SendStatus.SUPPRESSED, message_id, "paused")
+
+    program = await programs.get(pool, data.cohort_id)
+    context: dict[str, Any] = {
+        "first_name": person["name"].split()[0] if person["name"].split() else person["name"],
+        "program_title": program.spec.title,
+        "mentor_name": person["mentor_email"] or "",
+        "mission": person["mission"] or "",
+        "personas": [persona_title(p) for p in data.personas],
+        "achieved": [milestone_title(program, m) for m in data.achieved],
+        "weeks_left": data.weeks_left,
+        "conference": data.conference.model_dump() if data.conference else None,
+    }
+    links = action_links(settings, program, data, now)
+    unsubscribe = links[-1].url
+    rendered = render_nudge(program, data.nudge_id, context, links)
+    email = OutgoingEmail(
+        to_name=person["name"],
+        to_address=person["email"],
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id,
+        unsubscribe_url=unsubscribe,
+        date=now,
+    )
+    result = await deliver(settings, build_message(email, str(settings.mail_from)))
+    if result.outcome is SmtpOutcome.REJECTED:
+        return await _settle(pool, data, SendStatus.FAILED, message_id, result.detail, rendered.subject)
+    return await _settle(pool, data, SendStatus.SENT, message_id, "", rendered.subject)
+
+
+def action_links(settings: Settings, program: Program, data: SendNudgeInput, now: datetime) -> list[Link]:
+    """The links every email offers; unsubscribe always last."""
+    secret = settings.link_secret.get_secret_value()
+    spec = next(n for n in program.spec.nudges if n.id == data.nudge_id)
+
+    def url(action: Action, args: dict[str, str] | None = None) -> str:
+        return link_url(settings.base_url, action, sign_link(secret, data.workflow_id, action, args, now=now))
+
+    links = [
+        Link(f"I did this: {milestone_title(program, m)}", url(Action.MILESTONE, {"milestone": m}))
+        for m in spec.milestones
+    ]
+    if spec.suggests:
+        links.append(
+            Link(f"Try the {persona_title(spec.suggests)} persona", url(Action.PERSONA, {"persona": spec.suggests}))
+        )
+    links += [
+        Link("Snooze for two weeks", url(Action.SNOOZE, {"weeks": "2"})),
+        Link("Tell us about a conference", url(Action.CONFERENCE)),
+        Link("Preferences", url(Action.PREFERENCES)),
+        Link("Unsubscribe", url(Action.UNSUBSCRIBE)),
+    ]
+    return links
+
+
+async def _settle(
+    pool: asyncpg.Pool,
+    data: SendNudgeInput,
+    status: SendStatus,
+    message_id: str,
+    detail: str,
+    subject: str | None = None,
+) -> SendNudgeResult:
+    await pool.execute(
+        """
+        update send_ledger
+        set status = $3, error = nullif($4, ''), subject = coalesce($5, subject),
+            sent_at = case when $3 = 'sent' then now() else sent_at end, updated_at = now()
+        where workflow_id = $1 and nudge_key = $2
+        """,
+        data.workflow_id,
+        data.nudge_key,
+        status.value,
+        detail,
+        subject,
+    )
+    return SendNudgeResult(status=status, message_id=message_id, detail=detail)

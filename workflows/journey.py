@@ -1,0 +1,270 @@
+"""JourneyWorkflow: one participant's journey, a thin durable interpreter of the domain decider.
+
+It holds the state, turns timer ticks and updates into `decide` calls, folds the events with `evolve`,
+executes the sends and the event-store append through activities, and sleeps until the next wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names as act
+    from activities.event_store import AppendEventsInput, AppendEventsResult, JourneyProjection, StoredEvent
+    from activities.send_nudge import ConferenceInfo, SendNudgeInput, SendNudgeResult
+    from domain import (
+        AddConference,
+        AdoptPersona,
+        Command,
+        DropPersona,
+        Enroll,
+        Event,
+        JourneyState,
+        JourneyView,
+        NudgeSent,
+        Pause,
+        RecordMilestone,
+        Resume,
+        Tick,
+        Unsubscribe,
+        decide,
+        evolve,
+        journey_view,
+        validate,
+    )
+    from workflows import search_attributes as sa
+    from workflows.journey_models import JourneyInput, journey_id
+
+# Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                     maximum_interval=timedelta(minutes=10))
+# A program month: runs are cut at least this often so a history never grows past a few hundred events.
+_RUN_SPAN = timedelta(days=30)
+_MAX_RUN_EVENTS = 1_500
+
+
+@workflow.defn
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, data: JourneyInput) -> None:
+        self._input = data
+        self._state: JourneyState = data.state or JourneyState()
+        self._lock = asyncio.Lock()
+        self._run_started = workflow.now()
+        self._search_attributes: dict[str, object] = {}
+
+    # ---- the loop -------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, data: JourneyInput) -> JourneyView:
+        if data.state is None:
+            await self._apply(Enroll.model_validate(data.enroll.model_dump() | {"command_id": "enroll"}))
+        while not self._state.finished:
+            wake = self._state.next_wake_up
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
+            timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
+            until_run_end = self._run_started + _RUN_SPAN - workflow.now()
+            if timeout is None or until_run_end < timeout:
+                timeout = max(until_run_end, timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(
+                    lambda: self._state.next_wake_up != wake or self._state.finished,
+                    timeout=timeout,
+                    timeout_summary=self._waiting_for(),
+                )
+            except asyncio.TimeoutError:
+                if wake is not None and workflow.now() >= wake:
+                    await self._apply(Tick(command_id=f"tick:{wake.isoformat()}", at=wake))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return journey_view(self._state, workflow.now())
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > _MAX_RUN_EVENTS
+            or workflow.now() - self._run_started >= _RUN_SPAN
+        )
+
+    async def _apply(self, command: Command) -> list[Event]:
+        """Decide, fold, then perform: sends first, then the append, so the store never runs ahead."""
+        async with self._lock:
+            decision = decide(self._state, command, workflow.now(), self._input.program)
+            if not decision.events:
+                return []
+            for event in decision.events:
+                self._state = evolve(self._state, event)
+            for event in decision.events:
+                if isinstance(event, NudgeSent):
+                    await self._send(event)
+            await workflow.execute_activity(
+                act.APPEND_EVENTS,
+                self._append_input(decision.events),
+                result_type=AppendEventsResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"record {len(decision.events)} event(s)",
+            )
+            self._publish()
+            return list(decision.events)
+
+    async def _send(self, event: NudgeSent) -> None:
+        conference = None
+        if event.conference_id is not None:
+            conf = self._state.conferences[event.conference_id]
+            conference = ConferenceInfo(
+                name=conf.name, hashtag=conf.hashtag, starts_on=conf.starts_on, ends_on=conf.ends_on
+            )
+        await workflow.execute_activity(
+            act.SEND_NUDGE,
+            SendNudgeInput(
+                workflow_id=workflow.info().workflow_id,
+                cohort_id=self._input.cohort_id,
+                participant_id=self._input.participant_id,
+                nudge_id=event.nudge_id,
+                nudge_key=event.nudge_key,
+                kind=event.kind,
+                scheduled_at=event.at,
+                personas=sorted(self._state.personas),
+                achieved=list(self._state.milestones),
+                conference=conference,
+                weeks_left=self._state.weeks_left(event.at, self._input.program),
+            ),
+            result_type=SendNudgeResult,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_RETRY,
+            summary=f"email {event.nudge_id}",
+        )
+
+    def _append_input(self, events: list[Event]) -> AppendEventsInput:
+        view = journey_view(self._state, workflow.now())
+        return AppendEventsInput(
+            workflow_id=workflow.info().workflow_id,
+            cohort_id=self._input.cohort_id,
+            participant_id=self._input.participant_id,
+            events=[
+                StoredEvent(id=e.id, type=e.type, at=e.at, payload=e.model_dump(mode="json", exclude={"id", "type", "at"}))
+                for e in events
+            ],
+            projection=JourneyProjection(
+                version=self._state.version,
+                mode=view.mode,
+                personas=list(view.personas),
+                milestones=dict(self._state.milestones),
+                next_nudge_at=view.next_nudge_at,
+                next_nudge_id=view.next_nudge_id,
+                paused_until=view.paused_until,
+            ),
+        )
+
+    # ---- what operators see ---------------------------------------------------------------------------
+
+    def _waiting_for(self) -> str:
+        view = journey_view(self._state, workflow.now())
+        if view.next_nudge_at is None:
+            return f"{view.mode}: nothing scheduled"
+        return f"{view.mode}: next {view.next_nudge_id or 'wake-up'} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC"
+
+    def _publish(self) -> None:
+        view = journey_view(self._state, workflow.now())
+        updates = [
+            sa.COHORT.value_set(self._input.cohort_id),
+            sa.PROGRAM.value_set(self._input.program.name),
+            sa.MODE.value_set(view.mode),
+            sa.PERSONAS.value_set(sorted(view.personas)),
+            sa.NEXT_NUDGE_AT.value_set(view.next_nudge_at) if view.next_nudge_at else sa.NEXT_NUDGE_AT.value_unset(),
+        ]
+        current = {u.key.name: getattr(u, "value", None) for u in updates}
+        if current != self._search_attributes:
+            workflow.upsert_search_attributes(updates)
+            self._search_attributes = current
+        milestones = ", ".join(self._state.milestones) or "none yet"
+        workflow.set_current_details(
+            f"**Participant** `{self._input.participant_id}` in cohort `{self._input.cohort_id}` "
+            f"({self._input.program.name})\n\n"
+            f"- **Mode:** {view.mode}\n"
+            f"- **Personas:** {', '.join(sorted(view.personas)) or 'none'}\n"
+            f"- **Milestones:** {milestones}\n"
+            f"- **Emails sent:** {view.sends}\n"
+            f"- **Waiting for:** {self._waiting_for()}\n"
+        )
+
+    # ---- updates and query ----------------------------------------------------------------------------
+
+    async def _update(self, command: Command) -> JourneyView:
+        await self._apply(command)
+        return journey_view(self._state, workflow.now())
+
+    def _validate(self, command: Command) -> None:
+        reason = validate(self._state, command, workflow.now(), self._input.program)
+        if reason is not None:
+            raise ValueError(reason)
+
+    @workflow.update
+    async def record_milestone(self, command: RecordMilestone) -> JourneyView:
+        return await self._update(command)
+
+    @record_milestone.validator
+    def _v_record_milestone(self, command: RecordMilestone) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def adopt_persona(self, command: AdoptPersona) -> JourneyView:
+        return await self._update(command)
+
+    @adopt_persona.validator
+    def _v_adopt_persona(self, command: AdoptPersona) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def drop_persona(self, command: DropPersona) -> JourneyView:
+        return await self._update(command)
+
+    @drop_persona.validator
+    def _v_drop_persona(self, command: DropPersona) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def pause(self, command: Pause) -> JourneyView:
+        return await self._update(command)
+
+    @pause.validator
+    def _v_pause(self, command: Pause) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def resume(self, command: Resume) -> JourneyView:
+        return await self._update(command)
+
+    @resume.validator
+    def _v_resume(self, command: Resume) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def add_conference(self, command: AddConference) -> JourneyView:
+        return await self._update(command)
+
+    @add_conference.validator
+    def _v_add_conference(self, command: AddConference) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def unsubscribe(self, command: Unsubscribe) -> JourneyView:
+        return await self._update(command)
+
+    @unsubscribe.validator
+    def _v_unsubscribe(self, command: Unsubscribe) -> None:
+        self._validate(command)
+
+    @workflow.query
+    def view(self) -> JourneyView:
+        return journey_view(self._state, workflow.now())
+
+
+__all__ = ["JourneyInput", "JourneyWorkflow", "journey_id"]
