@@ -31,7 +31,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MENTORFLOW_STATE_DIR=/var/lib/mentorflow \
     MENTORFLOW_LOG_FORMAT=json \
-    MENTORFLOW_WEB_HOST=0.0.0.0
+    MENTORFLOW_WEB_HOST=0.0.0.0 \
+    MENTORFLOW_METRICS_HOST=0.0.0.0
 RUN groupadd --system --gid 10001 mentorflow \
  && useradd --system --uid 10001 --gid mentorflow --no-create-home --shell /usr/sbin/nologin mentorflow \
  && install -d -o mentorflow -g mentorflow /var/lib/mentorflow
