@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+from temporalio import activity, workflow
 
 from worker.settings import Settings
 
@@ -79,6 +80,9 @@ def configure_logging(settings: Settings) -> None:
     handler._mentorflow = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # Context goes into fields (via `extra`), not appended to the message text as well.
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False
     # Quiet chatty libraries unless debugging.
     for name in ("mail.log", "asyncio"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

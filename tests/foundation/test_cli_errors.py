@@ -79,6 +79,8 @@ async def test_edited_migration_via_cli(empty_database: str, tmp_path: Path) -> 
     assert again.returncode == 0 and "schema is up to date" in again.stderr
     edited = directory / "0001_participants.sql"
     edited.write_text(edited.read_text().replace("not null", "null", 1))
-    refused = run_cli("db", "migrate", cwd=tmp_path, database_url=empty_database, migrations_dir=str(directory))
+    refused = run_cli(
+        "db", "migrate", cwd=tmp_path, database_url=empty_database, migrations_dir=str(directory)
+    )
     assert refused.returncode == EXIT_MIGRATION
     assert f"{edited}: changed after it was applied" in one_line(refused.stderr)

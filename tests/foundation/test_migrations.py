@@ -29,7 +29,8 @@ async def test_fresh_database_gets_every_migration_once(empty_database: str) -> 
         assert await applied_versions(conn) == expected
         # The participants schema is there and enforces one email per cohort.
         await conn.execute("insert into cohorts values ('c1', 'medtwitter', '2026-09-01')")
-        row = "insert into participants (cohort_id, participant_id, name, email, timezone, send_days, send_time)"
+        row = "insert into participants"
+        row += " (cohort_id, participant_id, name, email, timezone, send_days, send_time)"
         await conn.execute(row + " values ('c1', 'p1', 'A', 'a@x.org', 'UTC', '{mon}', '08:30')")
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(row + " values ('c1', 'p2', 'B', 'a@x.org', 'UTC', '{mon}', '08:30')")
@@ -50,7 +51,9 @@ async def test_new_file_is_applied_on_next_run(empty_database: str, tmp_path: Pa
         await conn.close()
 
 
-async def test_edited_applied_migration_is_refused_naming_the_file(empty_database: str, tmp_path: Path) -> None:
+async def test_edited_applied_migration_is_refused_naming_the_file(
+    empty_database: str, tmp_path: Path
+) -> None:
     directory = copy_migrations(tmp_path)
     conn = await asyncpg.connect(empty_database)
     try:
@@ -74,7 +77,7 @@ async def test_failing_migration_rolls_back_and_names_the_file(empty_database: s
     bad.write_text("create table half_done (id int);\nselect * from no_such_table;")
     conn = await asyncpg.connect(empty_database)
     try:
-        with pytest.raises(MigrationError, match="9000_broken.sql.*no_such_table"):
+        with pytest.raises(MigrationError, match=r"9000_broken\.sql.*no_such_table"):
             await migrate(conn, directory)
         assert await conn.fetchval("select to_regclass('half_done')") is None
         assert 9000 not in await applied_versions(conn)
@@ -96,5 +99,5 @@ async def test_concurrent_runners_apply_each_file_exactly_once(empty_database: s
 
 def test_badly_named_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "add_stuff.sql").write_text("select 1;")
-    with pytest.raises(MigrationError, match="add_stuff.sql: migration file names must look like"):
+    with pytest.raises(MigrationError, match=r"add_stuff\.sql: migration file names must look like"):
         discover(tmp_path)
