@@ -1,0 +1,351 @@
+"""What falls due next on a journey's own clock, and the events it produces when it does.
+
+Everything here is a function of the state and the program rules only, never of the current time: that is
+why a simulated clock and a workflow that wakes late produce the same events at the same instants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
+
+from domain.events import (
+    BurstEnded,
+    BurstStarted,
+    Completed,
+    DormancyEnded,
+    DormancyStarted,
+    Event,
+    NudgeSent,
+    NudgeSkipped,
+    Resumed,
+)
+from domain.personas import Persona, persona_rank
+from domain.program import NudgeKind, NudgeSpec, ProgramSpec
+from domain.state import ConferenceState, JourneyState, evolve
+from domain.timing import (
+    in_quiet_hours,
+    iso_week_key,
+    local_date,
+    local_datetime,
+    next_slot,
+    resolve_local,
+    start_of_local_day,
+    start_of_next_local_week,
+    weekday_of,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A journey of ten years at daily cadence stays far below this; more means a rule that never settles.
+_MAX_STEPS = 20_000
+
+
+class Action(IntEnum):
+    """What falls due; the value breaks ties between items due at the same instant."""
+
+    RESUME = 0
+    BURST_START = 1
+    DETECT_DORMANCY = 2
+    BURST_PREP = 3
+    BURST_DAILY = 4
+    BURST_END = 5
+    SEND = 6
+    PROGRAM_END = 7
+
+
+@dataclass(frozen=True)
+class Due:
+    at: datetime
+    action: Action
+    key: str  # unique within the journey: event ids derive from it
+    nudge: NudgeSpec | None = None
+    conference_id: str | None = None
+
+
+def _slot(state: JourneyState, program: ProgramSpec, after: datetime, *, inclusive: bool) -> datetime | None:
+    schedule = program.schedule
+    return next_slot(
+        after,
+        tz=state.timezone,
+        send_days=state.send_days,
+        send_time=state.send_time,
+        quiet_days=schedule.quiet_days,
+        quiet_start=schedule.quiet_start,
+        quiet_end=schedule.quiet_end,
+        inclusive=inclusive,
+    )
+
+
+def program_end_slot(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    """Where the end-of-program recap goes: the first send slot at or after the program's end."""
+    assert state.ends_at is not None
+    return _slot(state, program, state.ends_at, inclusive=True)
+
+
+def _burst_instant(
+    state: JourneyState, program: ProgramSpec, conf: ConferenceState, day: date
+) -> datetime | None:
+    """The send time on `day` in the conference's zone, unless that is a quiet day or in quiet hours."""
+    schedule = program.schedule
+    if weekday_of(day) in schedule.quiet_days:
+        return None
+    tz = state.burst_timezone(conf)
+    instant = resolve_local(day, state.send_time, tz)
+    if in_quiet_hours(local_datetime(instant, tz).time(), schedule.quiet_start, schedule.quiet_end):
+        return None
+    return instant
+
+
+def _prep_instant(state: JourneyState, program: ProgramSpec, conf: ConferenceState) -> datetime | None:
+    day = conf.starts_on - timedelta(days=program.schedule.burst_prep_days)
+    while day <= conf.starts_on:
+        instant = _burst_instant(state, program, conf, day)
+        if instant is not None:
+            return instant if instant >= conf.added_at else None
+        day += timedelta(days=1)
+    return None
+
+
+def _next_daily(state: JourneyState, program: ProgramSpec, conf: ConferenceState) -> datetime | None:
+    day = (
+        conf.starts_on
+        if conf.last_daily_on is None
+        else max(conf.starts_on, conf.last_daily_on + timedelta(1))
+    )
+    while day <= conf.ends_on:
+        instant = _burst_instant(state, program, conf, day)
+        if instant is not None and instant >= conf.added_at:
+            return instant
+        day += timedelta(days=1)
+    return None
+
+
+def _cadence_slot(state: JourneyState, program: ProgramSpec, not_before: datetime) -> datetime | None:
+    """First send slot at or after `not_before` and the clock, after the last cadence send, before the end."""
+    assert state.clock is not None and state.ends_at is not None
+    after = max(not_before, state.clock)
+    if state.last_cadence_send is not None and state.last_cadence_send >= after:
+        slot = _slot(state, program, state.last_cadence_send, inclusive=False)
+    else:
+        slot = _slot(state, program, after, inclusive=True)
+    if slot is None or slot >= state.ends_at:
+        return None
+    return slot
+
+
+def weekly_cap(state: JourneyState, program: ProgramSpec) -> int:
+    schedule = program.schedule
+    if Persona.TWITTERMITTENT in state.personas:
+        return min(schedule.weekly_cap, schedule.twittermittent_weekly_cap)
+    return schedule.weekly_cap
+
+
+def _capped_slot(state: JourneyState, program: ProgramSpec, not_before: datetime) -> datetime | None:
+    cap = weekly_cap(state, program)
+    if cap <= 0:
+        return None
+    slot = _cadence_slot(state, program, not_before)
+    if (
+        slot is not None
+        and state.week_key == iso_week_key(slot, state.timezone)
+        and state.week_track_sends >= cap
+    ):
+        slot = _cadence_slot(state, program, start_of_next_local_week(slot, state.timezone))
+    return slot
+
+
+def next_track_nudge(state: JourneyState, program: ProgramSpec) -> NudgeSpec | None:
+    """The next track nudge by fair rotation: the held persona served least recently goes first."""
+    best: tuple[tuple[datetime, int], NudgeSpec] | None = None
+    for persona in state.personas:
+        nudge = next((n for n in program.track(persona) if n.id not in state.sent_nudges), None)
+        if nudge is None:
+            continue
+        key = (state.persona_last_served.get(persona.value, _EPOCH), persona_rank(persona))
+        if best is None or key < best[0]:
+            best = (key, nudge)
+    return best[1] if best else None
+
+
+def pending_suggestion(state: JourneyState, program: ProgramSpec) -> tuple[Persona, NudgeSpec] | None:
+    """The earliest suggested persona not yet held, with the unsent track nudge that offers it."""
+    for persona in state.suggested:
+        if persona in state.personas:
+            continue
+        for holder in Persona:
+            nudge = next(
+                (n for n in program.track(holder) if n.suggests is persona and n.id not in state.sent_nudges),
+                None,
+            )
+            if nudge is not None:
+                return persona, nudge
+    return None
+
+
+def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
+    assert state.start is not None and state.enrolled_at is not None
+    candidates: list[tuple[datetime, int, NudgeSpec, str]] = []
+    tz = state.timezone
+
+    def add(slot: datetime | None, rank: int, nudge: NudgeSpec, key: str | None = None) -> None:
+        if slot is not None:
+            candidates.append(
+                (slot, rank, nudge, key or f"{nudge.kind.value}:{local_date(slot, tz).isoformat()}")
+            )
+
+    if not state.welcome_sent:
+        nudge = program.special(NudgeKind.WELCOME)
+        add(_cadence_slot(state, program, max(state.start, state.enrolled_at)), 0, nudge, "welcome")
+    if state.welcome_back_from is not None:
+        add(
+            _cadence_slot(state, program, state.welcome_back_from), 1, program.special(NudgeKind.WELCOME_BACK)
+        )
+    if state.dormant_since is not None:
+        base = state.dormant_since
+        if state.last_checkin_at is not None and state.last_checkin_at >= state.dormant_since:
+            base = state.last_checkin_at + timedelta(weeks=program.schedule.checkin_every_weeks)
+        add(_cadence_slot(state, program, base), 2, program.special(NudgeKind.CHECKIN))
+    elif state.welcome_sent:
+        suggestion = pending_suggestion(state, program)
+        if suggestion is not None:
+            persona, nudge = suggestion
+            add(_capped_slot(state, program, state.suggested_at[persona.value]), 3, nudge, nudge.id)
+        track = next_track_nudge(state, program)
+        if track is not None:
+            add(_capped_slot(state, program, state.start), 4, track, track.id)
+    if not candidates:
+        return None
+    slot, _, nudge, key = min(candidates, key=lambda c: (c[0], c[1]))
+    return Due(at=slot, action=Action.SEND, key=key, nudge=nudge)
+
+
+def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
+    """The next thing that falls due on the journey's clock, or None when nothing ever will."""
+    if not state.enrolled or state.finished:
+        return None
+    assert state.clock is not None and state.ends_at is not None and state.last_activity is not None
+    candidates: list[Due] = []
+    end_slot = program_end_slot(state, program) or state.ends_at
+    candidates.append(Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP)))
+    if state.paused_until is not None:
+        candidates.append(Due(state.paused_until, Action.RESUME, f"resume:{state.paused_until.isoformat()}"))
+    elif state.dormant_since is None:
+        detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
+        if detect < state.ends_at:
+            candidates.append(Due(detect, Action.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
+    for conf in state.conferences:
+        if conf.ended:
+            continue
+        cid = conf.conference_id
+        tz = state.burst_timezone(conf)
+        if not conf.started:
+            if not conf.prep_done:
+                prep = _prep_instant(state, program, conf)
+                if prep is not None:
+                    nudge = program.special(NudgeKind.BURST_PREP)
+                    candidates.append(Due(prep, Action.BURST_PREP, f"burst_prep:{cid}", nudge, cid))
+            start = start_of_local_day(conf.starts_on, tz)
+            candidates.append(Due(start, Action.BURST_START, f"burst_start:{cid}", conference_id=cid))
+            continue
+        daily = _next_daily(state, program, conf)
+        if daily is not None:
+            key = f"burst_daily:{cid}:{local_date(daily, tz).isoformat()}"
+            candidates.append(
+                Due(daily, Action.BURST_DAILY, key, program.special(NudgeKind.BURST_DAILY), cid)
+            )
+        end = start_of_local_day(conf.ends_on + timedelta(days=1), tz)
+        recap = _slot(state, program, end, inclusive=True) or end
+        nudge = program.special(NudgeKind.BURST_RECAP)
+        candidates.append(Due(recap, Action.BURST_END, f"burst_recap:{cid}", nudge, cid))
+    if state.paused_until is None and not state.in_burst:
+        cadence = _cadence(state, program)
+        if cadence is not None:
+            candidates.append(cadence)
+    # Something that fell due before the latest event (a conference added after its start) happens now.
+    clock = state.clock
+    due = min(candidates, key=lambda d: (max(d.at, clock), d.action))
+    return Due(max(due.at, clock), due.action, due.key, due.nudge, due.conference_id)
+
+
+def _send(state: JourneyState, due: Due, event_id: str, persona: Persona | None = None) -> NudgeSent:
+    assert due.nudge is not None
+    return NudgeSent(
+        id=event_id,
+        at=due.at,
+        nudge_id=due.nudge.id,
+        kind=due.nudge.kind,
+        nudge_key=due.key,
+        persona=persona,
+        conference_id=due.conference_id,
+    )
+
+
+def _skip(due: Due, event_id: str, reason: str) -> NudgeSkipped:
+    assert due.nudge is not None
+    return NudgeSkipped(
+        id=event_id,
+        at=due.at,
+        nudge_id=due.nudge.id,
+        kind=due.nudge.kind,
+        nudge_key=due.key,
+        reason=reason,
+        conference_id=due.conference_id,
+    )
+
+
+def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
+    """The events of `due` happening at `due.at`."""
+    prefix = f"{state.journey_id}/{due.key}"
+    paused = state.paused_until is not None
+    at = due.at
+    match due.action:
+        case Action.RESUME:
+            return [
+                DormancyEnded(id=f"{prefix}/0", at=at, kind="planned"),
+                Resumed(id=f"{prefix}/1", at=at, reason="until"),
+            ]
+        case Action.DETECT_DORMANCY:
+            return [DormancyStarted(id=f"{prefix}/0", at=at, kind="detected")]
+        case Action.BURST_START:
+            assert due.conference_id is not None
+            return [BurstStarted(id=f"{prefix}/0", at=at, conference_id=due.conference_id)]
+        case Action.BURST_PREP:
+            return [_skip(due, f"{prefix}/0", "paused") if paused else _send(state, due, f"{prefix}/0")]
+        case Action.BURST_DAILY:
+            assert due.conference_id is not None
+            conf = state.conference(due.conference_id)
+            assert conf is not None
+            day = local_date(at, state.burst_timezone(conf))
+            sent_today = state.burst_day_sends if state.burst_day == day else 0
+            if paused:
+                return [_skip(due, f"{prefix}/0", "paused")]
+            if sent_today >= program.schedule.burst_daily_cap:
+                return [_skip(due, f"{prefix}/0", "burst_daily_cap")]
+            return [_send(state, due, f"{prefix}/0")]
+        case Action.BURST_END:
+            assert due.conference_id is not None
+            ended = BurstEnded(id=f"{prefix}/0", at=at, conference_id=due.conference_id)
+            return [
+                ended,
+                _skip(due, f"{prefix}/1", "paused") if paused else _send(state, due, f"{prefix}/1"),
+            ]
+        case Action.SEND:
+            assert due.nudge is not None
+            return [_send(state, due, f"{prefix}/0", due.nudge.persona)]
+        case Action.PROGRAM_END:
+            recap = _skip(due, f"{prefix}/0", "paused") if paused else _send(state, due, f"{prefix}/0")
+            return [recap, Completed(id=f"{prefix}/1", at=at)]
+
+
+def catch_up(state: JourneyState, program: ProgramSpec, now: datetime) -> tuple[list[Event], JourneyState]:
+    """Everything due at or before `now`, in order, each stamped with the instant it fell due."""
+    events: list[Event] = []
+    for _ in range(_MAX_STEPS):
+        due = next_due(state, program)
+        if due is None or due.at > now:
+            return events, state
+        for event in fire(state, due, program):
+            state = evolve(state, event)
+            events.append(event)
+    raise RuntimeError(f"journey {state.journey_id!r}: more than {_MAX_STEPS} items due at once")

@@ -1,0 +1,186 @@
+"""What callers ask of a journey, and `validate`, which says why a command would be rejected."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.agenda import catch_up
+from domain.events import UtcDatetime
+from domain.personas import Persona
+from domain.program import LocalTime, ProgramSpec, Weekdays, send_preference_problems
+from domain.state import JourneyState
+from domain.timing import is_valid_zone, local_date, utc
+
+# Longer "conferences" would make a burst the journey's normal cadence.
+MAX_CONFERENCE_DAYS = 31
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str = Field(min_length=1)  # caller-supplied; the same id twice is applied once
+
+
+class Enroll(_Command):
+    type: Literal["enroll"] = "enroll"
+    journey_id: str = Field(min_length=1)  # ids only: the workflow id, never a name or email
+    program: str
+    timezone: str
+    send_days: Weekdays | None = None  # None: the program's default
+    send_time: LocalTime | None = None  # None: the program's default
+    personas: tuple[Persona, ...] = ()
+    start: UtcDatetime  # the cohort's start: the program runs duration_weeks from here
+
+
+class RecordMilestone(_Command):
+    type: Literal["record_milestone"] = "record_milestone"
+    milestone_id: str
+
+
+class AdoptPersona(_Command):
+    type: Literal["adopt_persona"] = "adopt_persona"
+    persona: Persona
+    source: Literal["participant", "staff"] = "participant"
+
+
+class DropPersona(_Command):
+    type: Literal["drop_persona"] = "drop_persona"
+    persona: Persona
+
+
+class Pause(_Command):
+    type: Literal["pause"] = "pause"
+    until: UtcDatetime
+
+
+class Resume(_Command):
+    type: Literal["resume"] = "resume"
+
+
+class AddConference(_Command):
+    type: Literal["add_conference"] = "add_conference"
+    conference_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+    timezone: str | None = None  # None: the participant's
+
+
+class Unsubscribe(_Command):
+    type: Literal["unsubscribe"] = "unsubscribe"
+
+
+class Tick(_Command):
+    """The journey's timer fired: apply whatever fell due."""
+
+    type: Literal["tick"] = "tick"
+    command_id: str = "tick"
+
+
+Command = Annotated[
+    Enroll
+    | RecordMilestone
+    | AdoptPersona
+    | DropPersona
+    | Pause
+    | Resume
+    | AddConference
+    | Unsubscribe
+    | Tick,
+    Field(discriminator="type"),
+]
+
+
+def _enroll_rejection(
+    state: JourneyState, command: Enroll, now: datetime, program: ProgramSpec
+) -> str | None:
+    if state.enrolled:
+        return "already enrolled"
+    if command.program != program.name:
+        return f"enrolment names program {command.program!r}, not {program.name!r}"
+    if not is_valid_zone(command.timezone):
+        return f"unknown time zone {command.timezone!r}"
+    send_days = command.send_days if command.send_days is not None else program.schedule.send_days
+    send_time = command.send_time if command.send_time is not None else program.schedule.send_time
+    problems = send_preference_problems(program.schedule, send_days, send_time)
+    if problems:
+        field, reason = problems[0]
+        return f"{field}: {reason}"
+    if command.start + timedelta(weeks=program.duration_weeks) <= now:
+        return "the program has already ended"
+    return None
+
+
+def _conference_rejection(state: JourneyState, command: AddConference, now: datetime) -> str | None:
+    if command.timezone is not None and not is_valid_zone(command.timezone):
+        return f"unknown time zone {command.timezone!r}"
+    if command.ends_on < command.starts_on:
+        return "the conference ends before it starts"
+    if (command.ends_on - command.starts_on).days >= MAX_CONFERENCE_DAYS:
+        return f"a conference lasts at most {MAX_CONFERENCE_DAYS} days"
+    if command.ends_on < local_date(now, command.timezone or state.timezone):
+        return "the conference is in the past"
+    assert state.ends_at is not None
+    if command.starts_on > local_date(state.ends_at, state.timezone):
+        return "the conference starts after the program ends"
+    for other in state.conferences:
+        if other.conference_id == command.conference_id:
+            return f"conference {command.conference_id!r} was already added"
+        if not other.ended and other.starts_on <= command.ends_on and command.starts_on <= other.ends_on:
+            return f"the dates overlap conference {other.conference_id!r}"
+    return None
+
+
+def rejection(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> str | None:
+    """Why `command` cannot apply to `state` (already caught up to `now`), or None."""
+    if isinstance(command, Tick):
+        return None
+    if isinstance(command, Enroll):
+        return _enroll_rejection(state, command, now, program)
+    if not state.enrolled:
+        return "the journey is not enrolled"
+    if state.unsubscribed_at is not None:
+        return "already unsubscribed"
+    if state.completed_at is not None:
+        return "the journey has completed"
+    match command:
+        case RecordMilestone():
+            if command.milestone_id not in program.milestone_ids:
+                return f"unknown milestone {command.milestone_id!r}"
+            if command.milestone_id in state.milestones:
+                return f"milestone {command.milestone_id!r} is already recorded"
+        case AdoptPersona():
+            if command.persona in state.personas:
+                return f"persona {command.persona.value!r} is already held"
+        case DropPersona():
+            if command.persona not in state.personas:
+                return f"persona {command.persona.value!r} is not held"
+        case Pause():
+            if command.until <= now:
+                return "the pause would end in the past"
+        case Resume():
+            if state.paused_until is None:
+                return "the journey is not paused"
+        case AddConference():
+            return _conference_rejection(state, command, now)
+        case Unsubscribe():
+            pass
+    return None
+
+
+def validate(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> str | None:
+    """A human reason to reject `command` at `now`, or None to accept it.
+
+    A command already applied (same command_id) is accepted: applying it again changes nothing.
+    Whatever fell due before `now` is taken into account (a journey that just completed rejects).
+    """
+    now = utc(now)
+    if command.command_id in state.processed_commands or isinstance(command, Tick):
+        return None
+    if state.enrolled:
+        _, state = catch_up(state, program, now)
+    return rejection(state, command, now, program)

@@ -1,0 +1,189 @@
+"""`decide`: from the state, a command (or a timer tick) and the current time, the new events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.agenda import catch_up, next_due
+from domain.commands import (
+    AddConference,
+    AdoptPersona,
+    Command,
+    DropPersona,
+    Enroll,
+    Pause,
+    RecordMilestone,
+    Resume,
+    Tick,
+    Unsubscribe,
+    rejection,
+)
+from domain.events import (
+    ConferenceAdded,
+    DormancyEnded,
+    DormancyStarted,
+    Enrolled,
+    Event,
+    MilestoneAchieved,
+    Paused,
+    PersonaAdopted,
+    PersonaDropped,
+    PersonaSuggested,
+    Resumed,
+    Unsubscribed,
+)
+from domain.personas import Persona
+from domain.program import ProgramSpec
+from domain.state import JourneyState, evolve
+from domain.timing import utc
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    events: list[Event]
+    next_wake_up: datetime | None  # when to call decide(Tick) next; None: nothing will ever fall due
+
+
+def fold(state: JourneyState, events: list[Event]) -> JourneyState:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def next_wake_up(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    due = next_due(state, program)
+    return due.at if due else None
+
+
+def _enrolled(command: Enroll, now: datetime, program: ProgramSpec) -> Enrolled:
+    schedule = program.schedule
+    return Enrolled(
+        id=f"{command.journey_id}/{command.command_id}/0",
+        at=now,
+        command_id=command.command_id,
+        journey_id=command.journey_id,
+        program=program.name,
+        timezone=command.timezone,
+        send_days=command.send_days if command.send_days is not None else schedule.send_days,
+        send_time=command.send_time if command.send_time is not None else schedule.send_time,
+        personas=tuple(p for p in Persona if p in command.personas),
+        start=command.start,
+        ends_at=command.start + timedelta(weeks=program.duration_weeks),
+    )
+
+
+def _suggestions(state: JourneyState, milestone_id: str, program: ProgramSpec) -> list[Persona]:
+    achieved = {*state.milestones, milestone_id}
+    out: list[Persona] = []
+    for suggestion in program.suggestions:
+        persona = suggestion.persona
+        if persona in state.personas or persona in state.suggested or persona in out:
+            continue
+        if all(m in achieved for m in suggestion.after):
+            out.append(persona)
+    return out
+
+
+def _command_events(
+    state: JourneyState, command: Command, now: datetime, program: ProgramSpec
+) -> list[Event]:
+    """The events of an accepted command, in order, at `now`."""
+    cid = command.command_id
+    events: list[Event] = []
+
+    def ident() -> str:
+        return f"{state.journey_id}/{command.command_id}/{len(events)}"
+
+    # Any sign of life from the participant ends detected dormancy (and earns a welcome-back).
+    if state.dormant_since is not None and not isinstance(command, Unsubscribe | Tick):
+        events.append(DormancyEnded(id=ident(), kind="detected", at=now, command_id=cid))
+    match command:
+        case RecordMilestone():
+            events.append(
+                MilestoneAchieved(id=ident(), milestone_id=command.milestone_id, at=now, command_id=cid)
+            )
+            for persona in _suggestions(state, command.milestone_id, program):
+                events.append(PersonaSuggested(id=ident(), persona=persona, at=now, command_id=cid))
+        case AdoptPersona():
+            events.append(
+                PersonaAdopted(
+                    id=ident(), persona=command.persona, source=command.source, at=now, command_id=cid
+                )
+            )
+        case DropPersona():
+            events.append(PersonaDropped(id=ident(), persona=command.persona, at=now, command_id=cid))
+        case Pause():
+            was_paused = state.paused_until is not None
+            events.append(Paused(id=ident(), until=command.until, at=now, command_id=cid))
+            if not was_paused:
+                events.append(
+                    DormancyStarted(id=ident(), kind="planned", until=command.until, at=now, command_id=cid)
+                )
+        case Resume():
+            events.append(DormancyEnded(id=ident(), kind="planned", at=now, command_id=cid))
+            events.append(Resumed(id=ident(), reason="command", at=now, command_id=cid))
+        case AddConference():
+            events.append(
+                ConferenceAdded(
+                    id=ident(),
+                    conference_id=command.conference_id,
+                    name=command.name,
+                    hashtag=command.hashtag,
+                    starts_on=command.starts_on,
+                    ends_on=command.ends_on,
+                    timezone=command.timezone,
+                    at=now,
+                    command_id=cid,
+                )
+            )
+        case Unsubscribe():
+            events.append(Unsubscribed(id=ident(), at=now, command_id=cid))
+        case _:
+            pass
+    return events
+
+
+def decide(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> Decision:
+    """The events that `command` at `now` adds to the journey, and when to wake up next.
+
+    First everything that fell due at or before `now` happens, each stamped with the instant it fell due
+    (not `now`), then the command at `now`. A command already applied (same command_id) or rejected by
+    `validate` adds nothing.
+    """
+    return _decide(state, command, now, program)[0]
+
+
+def decide_and_evolve(
+    state: JourneyState, command: Command, now: datetime, program: ProgramSpec
+) -> tuple[Decision, JourneyState]:
+    """`decide`, plus the state after its events: what the workflow and the simulator both need."""
+    return _decide(state, command, now, program)
+
+
+def _decide(
+    state: JourneyState, command: Command, now: datetime, program: ProgramSpec
+) -> tuple[Decision, JourneyState]:
+    now = utc(now)
+    if state.clock is not None:
+        now = max(now, state.clock)
+    events: list[Event] = []
+    if isinstance(command, Enroll):
+        if command.command_id in state.processed_commands or rejection(state, command, now, program):
+            return Decision(events=[], next_wake_up=next_wake_up(state, program)), state
+        enrolled = _enrolled(command, now, program)
+        state = evolve(state, enrolled)
+        events.append(enrolled)
+    due_events, state = catch_up(state, program, now)
+    events.extend(due_events)
+    if (
+        not isinstance(command, Enroll | Tick)
+        and command.command_id not in state.processed_commands
+        and rejection(state, command, now, program) is None
+    ):
+        new = _command_events(state, command, now, program)
+        state = fold(state, new)
+        events.extend(new)
+    return Decision(events=events, next_wake_up=next_wake_up(state, program)), state

@@ -1,0 +1,169 @@
+"""The journey's events: the truth the state is folded from. Ids are deterministic, never random.
+
+An event caused by a command has id `{journey_id}/{command_id}/{n}`; one that fell due on the journey's own
+clock has `{journey_id}/{what}/{n}` where `what` names the due item (unique within the journey). The
+journey id prefix keeps ids unique across journeys, as the event store requires.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.personas import Persona
+from domain.program import NudgeKind
+from domain.timing import Weekday
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+DormancyKind = Literal["planned", "detected"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    at: UtcDatetime
+    command_id: str | None = None  # the command that caused it; None when it fell due on the clock
+
+
+class Enrolled(_Event):
+    type: Literal["enrolled"] = "enrolled"
+    journey_id: str
+    program: str
+    timezone: str
+    send_days: tuple[Weekday, ...]
+    send_time: time
+    personas: tuple[Persona, ...] = ()
+    start: UtcDatetime
+    ends_at: UtcDatetime  # start + the program's duration
+
+
+class PersonaAdopted(_Event):
+    type: Literal["persona_adopted"] = "persona_adopted"
+    persona: Persona
+    source: str = "participant"  # participant | staff
+
+
+class PersonaDropped(_Event):
+    type: Literal["persona_dropped"] = "persona_dropped"
+    persona: Persona
+
+
+class PersonaSuggested(_Event):
+    type: Literal["persona_suggested"] = "persona_suggested"
+    persona: Persona
+
+
+class MilestoneAchieved(_Event):
+    type: Literal["milestone_achieved"] = "milestone_achieved"
+    milestone_id: str
+
+
+class NudgeSent(_Event):
+    """A nudge was due at `at` and goes out; the sender is idempotent on (journey, nudge_key)."""
+
+    type: Literal["nudge_sent"] = "nudge_sent"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str  # unique within the journey and stable: the send ledger's key
+    persona: Persona | None = None  # the track it came from
+    conference_id: str | None = None
+
+
+class NudgeSkipped(_Event):
+    type: Literal["nudge_skipped"] = "nudge_skipped"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str
+    reason: str  # paused | burst_daily_cap
+    conference_id: str | None = None
+
+
+class ConferenceAdded(_Event):
+    type: Literal["conference_added"] = "conference_added"
+    conference_id: str
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+    timezone: str | None = None
+
+
+class BurstStarted(_Event):
+    type: Literal["burst_started"] = "burst_started"
+    conference_id: str
+
+
+class BurstEnded(_Event):
+    type: Literal["burst_ended"] = "burst_ended"
+    conference_id: str
+
+
+class DormancyStarted(_Event):
+    type: Literal["dormancy_started"] = "dormancy_started"
+    kind: DormancyKind
+    until: UtcDatetime | None = None
+
+
+class DormancyEnded(_Event):
+    type: Literal["dormancy_ended"] = "dormancy_ended"
+    kind: DormancyKind
+
+
+class Paused(_Event):
+    type: Literal["paused"] = "paused"
+    until: UtcDatetime
+
+
+class Resumed(_Event):
+    type: Literal["resumed"] = "resumed"
+    reason: Literal["command", "until"] = "command"
+
+
+class Unsubscribed(_Event):
+    type: Literal["unsubscribed"] = "unsubscribed"
+
+
+class Completed(_Event):
+    type: Literal["completed"] = "completed"
+
+
+Event = Annotated[
+    Enrolled
+    | PersonaAdopted
+    | PersonaDropped
+    | PersonaSuggested
+    | MilestoneAchieved
+    | NudgeSent
+    | NudgeSkipped
+    | ConferenceAdded
+    | BurstStarted
+    | BurstEnded
+    | DormancyStarted
+    | DormancyEnded
+    | Paused
+    | Resumed
+    | Unsubscribed
+    | Completed,
+    Field(discriminator="type"),
+]
+
+# Kinds sent at the participant's regular send slots: at most one of them per slot.
+CADENCE_KINDS: frozenset[NudgeKind] = frozenset(
+    {
+        NudgeKind.WELCOME,
+        NudgeKind.WELCOME_BACK,
+        NudgeKind.CHECKIN,
+        NudgeKind.TRACK,
+        NudgeKind.BURST_RECAP,
+        NudgeKind.RECAP,
+    }
+)

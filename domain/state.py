@@ -1,0 +1,285 @@
+"""The journey's state and `evolve`, the pure fold of events into it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.events import (
+    CADENCE_KINDS,
+    BurstEnded,
+    BurstStarted,
+    Completed,
+    ConferenceAdded,
+    DormancyEnded,
+    DormancyStarted,
+    Enrolled,
+    Event,
+    MilestoneAchieved,
+    NudgeSent,
+    NudgeSkipped,
+    Paused,
+    PersonaAdopted,
+    PersonaDropped,
+    PersonaSuggested,
+    Resumed,
+    Unsubscribed,
+    UtcDatetime,
+)
+from domain.personas import Persona
+from domain.program import NudgeKind
+from domain.timing import Weekday, iso_week_key, local_date
+
+
+class Mode(StrEnum):
+    NOT_ENROLLED = "not_enrolled"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DORMANT = "dormant"
+    BURST = "burst"
+    UNSUBSCRIBED = "unsubscribed"
+    COMPLETED = "completed"
+
+
+class ConferenceState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    conference_id: str
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+    timezone: str | None = None
+    added_at: UtcDatetime
+    prep_done: bool = False
+    started: bool = False
+    ended: bool = False
+    last_daily_on: date | None = None
+
+
+class JourneyState(BaseModel):
+    """Everything `decide` needs, folded from events. `JourneyState()` is a journey not yet enrolled.
+
+    What falls due next is not stored: it is derived from this state and the program's rules
+    (`domain.agenda.next_due`), because `evolve` does not see the program.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    journey_id: str = ""
+    program: str = ""
+    enrolled_at: UtcDatetime | None = None
+    start: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+    timezone: str = "UTC"
+    send_days: tuple[Weekday, ...] = ()
+    send_time: time = time(8, 30)
+
+    personas: tuple[Persona, ...] = ()
+    milestones: dict[str, UtcDatetime] = Field(default_factory=dict)  # in the order achieved
+    suggested: tuple[Persona, ...] = ()
+    suggested_at: dict[str, UtcDatetime] = Field(default_factory=dict)  # persona -> when suggested
+
+    sent_nudges: tuple[str, ...] = ()  # ids of nudges sent (each track nudge goes at most once)
+    persona_last_served: dict[str, UtcDatetime] = Field(default_factory=dict)  # fair rotation
+    sends: int = 0
+    last_cadence_send: UtcDatetime | None = None  # at most one cadence nudge per send slot
+    week_key: str | None = None  # local ISO week of the last track nudge ...
+    week_track_sends: int = 0  # ... and how many went that week (weekly cap)
+    burst_day: date | None = None  # conference-local day of the last burst nudge ...
+    burst_day_sends: int = 0  # ... and how many went that day (burst daily cap)
+
+    welcome_sent: bool = False
+    welcome_back_from: UtcDatetime | None = None  # pending welcome-back since this instant
+    paused_until: UtcDatetime | None = None
+    dormant_since: UtcDatetime | None = None  # detected dormancy
+    last_checkin_at: UtcDatetime | None = None
+    last_activity: UtcDatetime | None = None
+    conferences: tuple[ConferenceState, ...] = ()
+    unsubscribed_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
+
+    processed_commands: tuple[str, ...] = ()
+    clock: UtcDatetime | None = None  # instant of the latest event: the journey never goes back before it
+
+    @property
+    def enrolled(self) -> bool:
+        return self.enrolled_at is not None
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will ever happen: unsubscribed or completed."""
+        return self.unsubscribed_at is not None or self.completed_at is not None
+
+    @property
+    def in_burst(self) -> bool:
+        return any(c.started and not c.ended for c in self.conferences)
+
+    @property
+    def mode(self) -> Mode:
+        if not self.enrolled:
+            return Mode.NOT_ENROLLED
+        if self.unsubscribed_at is not None:
+            return Mode.UNSUBSCRIBED
+        if self.completed_at is not None:
+            return Mode.COMPLETED
+        if self.paused_until is not None:
+            return Mode.PAUSED
+        if self.in_burst:
+            return Mode.BURST
+        if self.dormant_since is not None:
+            return Mode.DORMANT
+        return Mode.ACTIVE
+
+    def conference(self, conference_id: str) -> ConferenceState | None:
+        for c in self.conferences:
+            if c.conference_id == conference_id:
+                return c
+        return None
+
+    def burst_timezone(self, conference: ConferenceState) -> str:
+        return conference.timezone or self.timezone
+
+
+def _with_conference(state: JourneyState, conference_id: str | None, **changes: object) -> JourneyState:
+    return state.model_copy(
+        update={
+            "conferences": tuple(
+                c.model_copy(update=changes) if c.conference_id == conference_id else c
+                for c in state.conferences
+            )
+        }
+    )
+
+
+def _activity(state: JourneyState, at: datetime) -> datetime:
+    return max(state.last_activity, at) if state.last_activity else at
+
+
+def evolve(state: JourneyState, event: Event) -> JourneyState:
+    """The state after `event`. Pure; folding a journey's events from `JourneyState()` rebuilds it."""
+    at = event.at
+    clock = max(state.clock, at) if state.clock else at
+    update: dict[str, object] = {"clock": clock}
+    if event.command_id is not None and event.command_id not in state.processed_commands:
+        update["processed_commands"] = (*state.processed_commands, event.command_id)
+    new = state.model_copy(update=update)
+    match event:
+        case Enrolled():
+            return new.model_copy(
+                update={
+                    "journey_id": event.journey_id,
+                    "program": event.program,
+                    "enrolled_at": at,
+                    "start": event.start,
+                    "ends_at": event.ends_at,
+                    "timezone": event.timezone,
+                    "send_days": event.send_days,
+                    "send_time": event.send_time,
+                    "personas": event.personas,
+                    "last_activity": max(at, event.start),
+                }
+            )
+        case PersonaAdopted():
+            personas = tuple(p for p in Persona if p in new.personas or p is event.persona)
+            return new.model_copy(update={"personas": personas, "last_activity": _activity(new, at)})
+        case PersonaDropped():
+            personas = tuple(p for p in new.personas if p is not event.persona)
+            return new.model_copy(update={"personas": personas, "last_activity": _activity(new, at)})
+        case PersonaSuggested():
+            return new.model_copy(
+                update={
+                    "suggested": (*new.suggested, event.persona),
+                    "suggested_at": {**new.suggested_at, event.persona.value: at},
+                }
+            )
+        case MilestoneAchieved():
+            return new.model_copy(
+                update={
+                    "milestones": {**new.milestones, event.milestone_id: at},
+                    "last_activity": _activity(new, at),
+                }
+            )
+        case NudgeSent():
+            return _evolve_sent(new, event)
+        case NudgeSkipped():
+            if event.kind is NudgeKind.BURST_PREP:
+                return _with_conference(new, event.conference_id, prep_done=True)
+            if event.kind is NudgeKind.BURST_DAILY:
+                conference = new.conference(event.conference_id or "")
+                if conference is not None:
+                    day = local_date(at, new.burst_timezone(conference))
+                    return _with_conference(new, event.conference_id, last_daily_on=day)
+            return new
+        case ConferenceAdded():
+            conference = ConferenceState(
+                conference_id=event.conference_id,
+                name=event.name,
+                hashtag=event.hashtag,
+                starts_on=event.starts_on,
+                ends_on=event.ends_on,
+                timezone=event.timezone,
+                added_at=at,
+            )
+            return new.model_copy(
+                update={"conferences": (*new.conferences, conference), "last_activity": _activity(new, at)}
+            )
+        case BurstStarted():
+            new = _with_conference(new, event.conference_id, started=True)
+            return new.model_copy(update={"last_activity": _activity(new, at)})
+        case BurstEnded():
+            new = _with_conference(new, event.conference_id, ended=True)
+            return new.model_copy(update={"last_activity": _activity(new, at)})
+        case DormancyStarted():
+            if event.kind == "detected":
+                return new.model_copy(update={"dormant_since": at})
+            return new
+        case DormancyEnded():
+            if event.kind == "detected":
+                return new.model_copy(update={"dormant_since": None, "welcome_back_from": at})
+            return new
+        case Paused():
+            return new.model_copy(update={"paused_until": event.until, "last_activity": _activity(new, at)})
+        case Resumed():
+            return new.model_copy(update={"paused_until": None, "last_activity": _activity(new, at)})
+        case Unsubscribed():
+            return new.model_copy(update={"unsubscribed_at": at})
+        case Completed():
+            return new.model_copy(update={"completed_at": at})
+    return new
+
+
+def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
+    at = event.at
+    update: dict[str, object] = {"sends": state.sends + 1}
+    if event.kind in CADENCE_KINDS:
+        update["last_cadence_send"] = at
+    if event.nudge_id not in state.sent_nudges:
+        update["sent_nudges"] = (*state.sent_nudges, event.nudge_id)
+    match event.kind:
+        case NudgeKind.TRACK:
+            week = iso_week_key(at, state.timezone)
+            update["week_key"] = week
+            update["week_track_sends"] = state.week_track_sends + 1 if week == state.week_key else 1
+            if event.persona is not None:
+                update["persona_last_served"] = {**state.persona_last_served, event.persona.value: at}
+        case NudgeKind.WELCOME:
+            update["welcome_sent"] = True
+        case NudgeKind.WELCOME_BACK:
+            update["welcome_back_from"] = None
+        case NudgeKind.CHECKIN:
+            update["last_checkin_at"] = at
+        case NudgeKind.BURST_PREP | NudgeKind.BURST_DAILY:
+            conference = state.conference(event.conference_id or "")
+            if conference is not None:
+                day = local_date(at, state.burst_timezone(conference))
+                update["burst_day"] = day
+                update["burst_day_sends"] = state.burst_day_sends + 1 if day == state.burst_day else 1
+                field = "prep_done" if event.kind is NudgeKind.BURST_PREP else "last_daily_on"
+                value: object = True if event.kind is NudgeKind.BURST_PREP else day
+                state = _with_conference(state, event.conference_id, **{field: value})
+        case _:
+            pass
+    return state.model_copy(update=update)
