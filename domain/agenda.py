@@ -204,7 +204,9 @@ def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
     if state.dormant_since is not None:
         base = state.dormant_since
         if state.last_checkin_at is not None and state.last_checkin_at >= state.dormant_since:
-            base = state.last_checkin_at + timedelta(weeks=program.schedule.checkin_every_weeks)
+            # Whole local weeks: a DST change between two check-ins must not push one to the next slot.
+            last = local_date(state.last_checkin_at, tz)
+            base = start_of_local_day(last + timedelta(weeks=program.schedule.checkin_every_weeks), tz)
         add(_cadence_slot(state, program, base), 2, program.special(NudgeKind.CHECKIN))
     elif state.welcome_sent:
         suggestion = pending_suggestion(state, program)

@@ -1,0 +1,117 @@
+"""A small program built in memory, in the real file format, for the domain tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain import Enroll, Program, ProgramSpec, parse_program
+
+PROGRAM_TOML = """
+name = "small"
+title = "Small test program"
+duration_weeks = 12
+
+[schedule]
+send_days = ["tue", "thu"]
+send_time = "08:30"
+quiet_hours = { start = "21:00", end = "07:00" }
+quiet_days = ["sun"]
+weekly_cap = 2
+burst_daily_cap = 1
+twittermittent_weekly_cap = 1
+dormancy_after_weeks = 4
+checkin_every_weeks = 2
+burst_prep_days = 5
+
+[[milestones]]
+id = "followed_ten"
+persona = "consumer"
+title = "Followed ten people"
+
+[[milestones]]
+id = "followed_institution"
+persona = "consumer"
+title = "Followed your institution"
+
+[[milestones]]
+id = "first_post"
+persona = "creator"
+title = "First original post"
+
+[[suggestions]]
+persona = "creator"
+after = ["followed_ten", "followed_institution"]
+"""
+
+
+def nudge(
+    nudge_id: str,
+    kind: str,
+    *,
+    persona: str | None = None,
+    order: int | None = None,
+    milestones: tuple[str, ...] = (),
+    suggests: str | None = None,
+    body: str = "Hi {{ first_name }}.",
+) -> str:
+    lines = ["+++", f'id = "{nudge_id}"', f'kind = "{kind}"']
+    if persona is not None:
+        lines.append(f'persona = "{persona}"')
+    if order is not None:
+        lines.append(f"order = {order}")
+    lines.append(f'subject = "About {nudge_id}"')
+    lines.append("milestones = [" + ", ".join(f'"{m}"' for m in milestones) + "]")
+    if suggests is not None:
+        lines.append(f'suggests = "{suggests}"')
+    lines += ["+++", body, ""]
+    return "\n".join(lines)
+
+
+def small_files() -> dict[str, str]:
+    files = {"program.toml": PROGRAM_TOML}
+    for kind in ("welcome", "welcome_back", "checkin", "burst_prep", "burst_daily", "burst_recap", "recap"):
+        files[f"nudges/{kind}.md"] = nudge(kind, kind)
+    for i in range(1, 7):
+        files[f"nudges/consumer-{i:02d}.md"] = nudge(
+            f"consumer-{i:02d}",
+            "track",
+            persona="consumer",
+            order=i,
+            milestones=("followed_ten",),
+            suggests="creator" if i == 3 else None,
+        )
+    for persona in ("creator", "amplifier", "twittermittent", "mission"):
+        for i in range(1, 5):
+            files[f"nudges/{persona}-{i:02d}.md"] = nudge(
+                f"{persona}-{i:02d}", "track", persona=persona, order=i
+            )
+    return files
+
+
+def small_program() -> Program:
+    return parse_program(small_files(), origin="programs/small")
+
+
+SMALL: ProgramSpec = small_program().spec
+
+START = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)  # a Monday
+
+
+def enroll(
+    timezone: str = "America/New_York",
+    personas: tuple[str, ...] = ("consumer",),
+    start: datetime = START,
+    command_id: str = "enroll",
+    **prefs: object,
+) -> Enroll:
+    return Enroll.model_validate(
+        {
+            "command_id": command_id,
+            "journey_id": "journey-c1-p1",
+            "program": "small",
+            "timezone": timezone,
+            "personas": personas,
+            "start": start,
+            **prefs,
+        }
+    )
