@@ -1,0 +1,255 @@
+from datetime import UTC, date, datetime, time, timedelta
+
+from domain import (
+    AddConference,
+    AdoptPersona,
+    BurstEnded,
+    BurstStarted,
+    Completed,
+    DormancyEnded,
+    DormancyStarted,
+    Event,
+    JourneyState,
+    Mode,
+    NudgeKind,
+    NudgeSent,
+    Pause,
+    Persona,
+    PersonaSuggested,
+    RecordMilestone,
+    Resume,
+    Tick,
+    Unsubscribe,
+    decide,
+    decide_and_evolve,
+    fold,
+    journey_view,
+    simulate,
+    simulate_state,
+    validate,
+)
+from domain.timing import local_datetime
+from tests.domain.small_program import SMALL, START, enroll
+
+NY = "America/New_York"
+
+
+def sends(events: list[Event]) -> list[NudgeSent]:
+    return [e for e in events if isinstance(e, NudgeSent)]
+
+
+def local(e: Event, tz: str = NY) -> str:
+    return local_datetime(e.at, tz).strftime("%a %Y-%m-%d %H:%M")
+
+
+def enrolled_state(**kwargs: object) -> JourneyState:
+    _, state = decide_and_evolve(JourneyState(), enroll(**kwargs), START, SMALL)  # type: ignore[arg-type]
+    return state
+
+
+def test_welcome_at_first_slot_then_track_at_send_slots_within_cap() -> None:
+    events = simulate(SMALL, enroll(personas=("consumer", "creator")), START + timedelta(weeks=3))
+    sent = sends(events)
+    assert [(s.nudge_id, local(s)) for s in sent[:5]] == [
+        ("welcome", "Tue 2026-01-06 08:30"),
+        ("consumer-01", "Thu 2026-01-08 08:30"),
+        ("creator-01", "Tue 2026-01-13 08:30"),
+        ("consumer-02", "Thu 2026-01-15 08:30"),
+        ("creator-02", "Tue 2026-01-20 08:30"),
+    ]
+    assert len({s.nudge_key for s in sent}) == len(sent)
+
+
+def test_twittermittent_lowers_the_weekly_cap_between_bursts() -> None:
+    events = simulate(SMALL, enroll(personas=("consumer", "twittermittent")), START + timedelta(weeks=4))
+    track = [s for s in sends(events) if s.kind is NudgeKind.TRACK]
+    weeks = [local_datetime(s.at, NY).isocalendar()[1] for s in track]
+    assert len(weeks) == len(set(weeks)) >= 3  # one a week
+
+
+def test_suggestion_after_milestones_offers_the_persona_without_forcing_it() -> None:
+    t1 = START + timedelta(days=1)
+    script = [
+        (t1, RecordMilestone(command_id="m1", milestone_id="followed_ten")),
+        (t1 + timedelta(hours=1), RecordMilestone(command_id="m2", milestone_id="followed_institution")),
+    ]
+    state, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=3), script)
+    suggested = [e for e in events if isinstance(e, PersonaSuggested)]
+    assert [(s.persona, s.command_id) for s in suggested] == [(Persona.CREATOR, "m2")]
+    offer = next(s for s in sends(events) if s.at > suggested[0].at and s.kind is NudgeKind.TRACK)
+    # The nudge that offers the persona jumps the queue (consumer-03 before consumer-01).
+    assert (offer.nudge_id, local(offer)) == ("consumer-03", "Thu 2026-01-08 08:30")
+    assert SMALL.nudge(offer.nudge_id).suggests is Persona.CREATOR
+    assert state.personas == (Persona.CONSUMER,)
+    assert journey_view(state, SMALL).suggested_personas == [Persona.CREATOR]
+
+
+def test_planned_pause_sends_nothing_and_resumes_the_cadence() -> None:
+    paused_at = START + timedelta(days=8)
+    until = START + timedelta(days=22, hours=5)
+    script = [(paused_at, Pause(command_id="snooze", until=until))]
+    events = simulate(SMALL, enroll(), START + timedelta(weeks=5), script)
+    assert not [s for s in sends(events) if paused_at <= s.at < until]
+    after = [s for s in sends(events) if s.at >= until]
+    assert local(after[0]) == "Thu 2026-01-29 08:30"  # the first slot after the pause ends
+    types = [e.type for e in events]
+    assert types.index("paused") < types.index("dormancy_started") < types.index("resumed")
+
+
+def test_detected_dormancy_checks_in_then_welcomes_back_on_activity() -> None:
+    back = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+    script = [(back, RecordMilestone(command_id="back", milestone_id="followed_ten"))]
+    events = simulate(SMALL, enroll(personas=()), START + timedelta(weeks=11), script)
+    started = next(e for e in events if isinstance(e, DormancyStarted))
+    assert started.kind == "detected" and started.at == START + timedelta(weeks=4)
+    checkins = [s for s in sends(events) if s.kind is NudgeKind.CHECKIN]
+    assert [local(c) for c in checkins] == [
+        "Tue 2026-02-03 08:30",
+        "Tue 2026-02-17 08:30",
+        "Tue 2026-03-03 08:30",
+    ]
+    ended = next(e for e in events if isinstance(e, DormancyEnded))
+    assert ended.at == back and ended.command_id == "back"
+    welcome_back = next(s for s in sends(events) if s.kind is NudgeKind.WELCOME_BACK)
+    assert local(welcome_back) == "Thu 2026-03-12 08:30"
+    assert not [c for c in checkins if c.at > back]
+
+
+def test_conference_burst_then_the_previous_cadence() -> None:
+    added = START + timedelta(days=1)
+    conference = AddConference(
+        command_id="conf",
+        conference_id="acc26",
+        name="ACC.26",
+        hashtag="#ACC26",
+        starts_on=date(2026, 2, 7),
+        ends_on=date(2026, 2, 10),
+        timezone="America/Chicago",
+    )
+    active = (START + timedelta(days=23), RecordMilestone(command_id="m", milestone_id="followed_ten"))
+    events = simulate(
+        SMALL,
+        enroll(personas=("consumer", "creator", "amplifier")),
+        START + timedelta(weeks=8),
+        [(added, conference), active],
+    )
+    burst = [s for s in sends(events) if s.conference_id == "acc26"]
+    chicago = [(s.kind.value, local(s, "America/Chicago")) for s in burst]
+    assert chicago == [
+        ("burst_prep", "Mon 2026-02-02 08:30"),
+        ("burst_daily", "Sat 2026-02-07 08:30"),
+        # Sunday is a quiet day, even during a conference.
+        ("burst_daily", "Mon 2026-02-09 08:30"),
+        ("burst_daily", "Tue 2026-02-10 08:30"),
+        ("burst_recap", "Thu 2026-02-12 07:30"),  # the participant's first slot after: 08:30 New York
+    ]
+    start = next(e for e in events if isinstance(e, BurstStarted))
+    end = next(e for e in events if isinstance(e, BurstEnded))
+    track = [s for s in sends(events) if s.kind is NudgeKind.TRACK]
+    assert not [s for s in track if start.at <= s.at <= end.at]
+
+    def pattern(items: list[NudgeSent]) -> set[tuple[str, str]]:
+        return {(local(s)[:3], local(s)[-5:]) for s in items}
+
+    before = [s for s in track if s.at < start.at]
+    after = [s for s in track if s.at > end.at]
+    assert pattern(before) == pattern(after) == {("Tue", "08:30"), ("Thu", "08:30")}
+
+
+def test_unsubscribe_is_final() -> None:
+    t = START + timedelta(days=9)
+    script = [
+        (t, Unsubscribe(command_id="bye")),
+        (t + timedelta(days=1), RecordMilestone(command_id="late", milestone_id="followed_ten")),
+    ]
+    state, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=20), script)
+    assert events[-1].type == "unsubscribed"
+    assert state.mode is Mode.UNSUBSCRIBED
+    assert decide(state, Tick(), START + timedelta(weeks=30), SMALL).next_wake_up is None
+    assert validate(state, Resume(command_id="r"), t + timedelta(days=2), SMALL) == "already unsubscribed"
+
+
+def test_program_end_recap_then_completed() -> None:
+    script = [(START + timedelta(days=3), RecordMilestone(command_id="m1", milestone_id="followed_ten"))]
+    state, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=20), script)
+    recap, completed = events[-2:]
+    assert isinstance(recap, NudgeSent) and recap.kind is NudgeKind.RECAP
+    assert isinstance(completed, Completed) and completed.at == recap.at
+    assert recap.at >= START + timedelta(weeks=SMALL.duration_weeks)
+    assert list(state.milestones) == ["followed_ten"]  # what the recap email lists
+    assert state.mode is Mode.COMPLETED
+
+
+def test_same_command_twice_changes_nothing() -> None:
+    state = enrolled_state()
+    now = START + timedelta(days=3)
+    command = AdoptPersona(command_id="adopt-1", persona=Persona.AMPLIFIER)
+    first, state = decide_and_evolve(state, command, now, SMALL)
+    assert [e.type for e in first.events][-1] == "persona_adopted"
+    again, state2 = decide_and_evolve(state, command, now, SMALL)
+    assert again.events == [] and state2 == state
+    assert validate(state, command, now, SMALL) is None  # accepted: a no-op, not an error
+    assert decide(state, enroll(), now, SMALL).events == []
+
+
+def test_late_wake_ups_produce_the_same_events() -> None:
+    state = enrolled_state()
+    punctual = simulate(SMALL, enroll(), START + timedelta(weeks=6))
+    # Wake up a day late every time (and once not at all for a week): same events, same instants.
+    late_events: list[Event] = list(decide(JourneyState(), enroll(), START, SMALL).events)
+    now = START
+    while now < START + timedelta(weeks=6):
+        now += timedelta(days=1, minutes=7)
+        decision, state = decide_and_evolve(state, Tick(), min(now, START + timedelta(weeks=6)), SMALL)
+        late_events.extend(decision.events)
+    assert late_events == punctual
+
+
+def test_validate_rejections_read_well() -> None:
+    state = enrolled_state()
+    now = START + timedelta(days=2)
+    conf = {"command_id": "c", "conference_id": "x", "name": "X", "starts_on": date(2026, 2, 3)}
+    cases = [
+        (RecordMilestone(command_id="a", milestone_id="ghost"), "unknown milestone 'ghost'"),
+        (AdoptPersona(command_id="b", persona=Persona.CONSUMER), "persona 'consumer' is already held"),
+        (Pause(command_id="c", until=now - timedelta(hours=1)), "the pause would end in the past"),
+        (Resume(command_id="d"), "the journey is not paused"),
+        (AddConference(ends_on=date(2026, 2, 1), **conf), "the conference ends before it starts"),  # type: ignore[arg-type]
+        (AddConference(ends_on=date(2027, 2, 1), **conf), "a conference lasts at most 31 days"),  # type: ignore[arg-type]
+    ]
+    for command, reason in cases:
+        assert validate(state, command, now, SMALL) == reason
+    past = AddConference(
+        command_id="p", conference_id="p", name="P", starts_on=date(2025, 5, 1), ends_on=date(2025, 5, 2)
+    )
+    assert validate(state, past, now, SMALL) == "the conference is in the past"
+    assert validate(JourneyState(), Resume(command_id="z"), now, SMALL) == "the journey is not enrolled"
+    assert validate(JourneyState(), enroll(send_time="23:00"), now, SMALL) == (
+        "send_time: 23:00 is inside the quiet hours 21:00-07:00"
+    )
+    assert (
+        validate(JourneyState(), enroll(timezone="Mars/Base"), now, SMALL) == "unknown time zone 'Mars/Base'"
+    )
+    done = simulate_state(SMALL, enroll(), START + timedelta(weeks=20))[0]
+    later = START + timedelta(weeks=20)
+    assert validate(done, Resume(command_id="y"), later, SMALL) == "the journey has completed"
+
+
+def test_view_shows_next_nudge_pause_and_bursts() -> None:
+    state = enrolled_state(personas=("consumer",))
+    view = journey_view(state, SMALL)
+    assert view.mode is Mode.ACTIVE
+    assert (view.next_nudge_id, view.next_nudge_at) == ("welcome", datetime(2026, 1, 6, 13, 30, tzinfo=UTC))
+    until = START + timedelta(days=20)
+    state = fold(
+        state, decide(state, Pause(command_id="p", until=until), START + timedelta(hours=1), SMALL).events
+    )
+    view = journey_view(state, SMALL)
+    assert view.mode is Mode.PAUSED and view.paused_until == until
+    assert view.next_nudge_at is not None and view.next_nudge_at > until
+
+
+def test_enroll_with_own_send_days_and_time() -> None:
+    events = simulate(SMALL, enroll(send_days=["mon", "fri"], send_time="12:15"), START + timedelta(weeks=2))
+    assert {local(s)[:3] for s in sends(events)} == {"Mon", "Fri"}
+    assert {local_datetime(s.at, NY).time() for s in sends(events)} == {time(12, 15)}
