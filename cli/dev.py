@@ -20,7 +20,15 @@ app = typer.Typer(help="The embedded development stack.", no_args_is_help=True)
 # Long-running services started after the worker, each returning once `stop` is set
 # (the participant web app adds itself here). Signature: (settings, stack, stop) -> None.
 Service = Callable[["Settings", "RunningStack", asyncio.Event], Coroutine[Any, Any, None]]
-EXTRA_SERVICES: list[Service] = []
+
+
+async def _web(settings: Settings, stack: RunningStack, stop: asyncio.Event) -> None:
+    from web.server import serve
+
+    await serve(settings, stop=stop)
+
+
+EXTRA_SERVICES: list[Service] = [_web]
 
 
 def _report(stack: RunningStack, settings: Settings) -> str:
@@ -28,6 +36,7 @@ def _report(stack: RunningStack, settings: Settings) -> str:
 
     rows = stack.summary()
     rows["Metrics"] = metrics_url(settings) or "-"
+    rows["Web"] = f"http://{settings.web_host}:{settings.web_port} (links: {settings.base_url}/a/...)"
     width = max(len(k) for k in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows.items()]
     lines.append("# other shells reach this stack with:")
@@ -37,6 +46,7 @@ def _report(stack: RunningStack, settings: Settings) -> str:
         f"export MENTORFLOW_DEV_UI_PORT={settings.dev_ui_port}",
         f"export MENTORFLOW_DEV_POSTGRES_PORT={settings.dev_postgres_port}",
         f"export MENTORFLOW_SMTP_PORT={settings.smtp_target[1]}",
+        f"export MENTORFLOW_WEB_PORT={settings.web_port}",
     ]
     lines.append("# ready: Ctrl-C or SIGTERM stops everything")
     return "\n".join(lines)

@@ -60,7 +60,9 @@ def verify_link(secret: str, token: str, action: Action, *, now: datetime | None
         raw = _serializer(secret, action).loads(token)
         claims = LinkClaims.model_validate(raw)
     except (BadSignature, ValidationError):
-        raise LinkError("tampered", "This link is not valid: it was changed or is for another action.") from None
+        raise LinkError(
+            "tampered", "This link is not valid: it was changed or is for another action."
+        ) from None
     if claims.action != action:
         raise LinkError("tampered", "This link is for another action.")
     if (now or datetime.now(UTC)).timestamp() > claims.exp:

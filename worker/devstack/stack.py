@@ -51,6 +51,8 @@ def port_claims(settings: Settings, *, with_worker: bool = True) -> list[PortCla
         claims.append(PortClaim(settings.smtp_target[1], "mail sink", "MENTORFLOW_SMTP_PORT"))
     if with_worker and settings.metrics_port:
         claims.append(PortClaim(settings.metrics_port, "worker metrics", "MENTORFLOW_METRICS_PORT"))
+    if with_worker:
+        claims.append(PortClaim(settings.web_port, "web app", "MENTORFLOW_WEB_PORT"))
     return claims
 
 

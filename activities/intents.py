@@ -1,0 +1,238 @@
+"""Postgres side of participant links: who a link is for, and the intents recorded before the journey hears.
+
+An intent is one journey update an action leads to. It is written (with the participant's own columns)
+before anything is sent to Temporal, so an unreachable Temporal or an ended journey loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+# A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
+MAX_RETRY_MINUTES = 360
+# A claimed intent is not handed to another applier for this long (several web replicas may run).
+CLAIM_SECONDS = 120
+
+
+class IntentStatus(StrEnum):
+    PENDING = "pending"  # recorded; the journey has not confirmed it yet
+    APPLIED = "applied"  # the journey accepted it
+    REJECTED = "rejected"  # the journey refused it (e.g. milestone already recorded); final
+
+
+class Participant(BaseModel):
+    cohort_id: str
+    participant_id: str
+    workflow_id: str
+    timezone: str
+    send_days: list[str]
+    send_time: time
+    personas: list[str]
+    paused_until: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class NewIntent(BaseModel):
+    update_name: str
+    command: dict[str, Any]  # without command_id: the intent id becomes it
+
+
+class Intent(BaseModel):
+    intent_id: str
+    action_id: str
+    step: int
+    workflow_id: str
+    cohort_id: str
+    participant_id: str
+    action: str
+    update_name: str
+    command: dict[str, Any]
+    status: IntentStatus
+    detail: str = ""
+
+
+class ParticipantWrite(BaseModel):
+    """The participant's own columns an action changes; None leaves a column alone."""
+
+    unsubscribe: bool = False
+    paused_until: datetime | None = None
+    resume: bool = False
+    timezone: str | None = None
+    send_days: list[str] | None = None
+    send_time: time | None = None
+    personas: list[str] | None = None
+
+    def is_empty(self) -> bool:
+        return self == ParticipantWrite()
+
+
+class Recorded(BaseModel):
+    new: bool  # False: this exact submission was recorded before, and nothing changed now
+    intents: list[Intent] = Field(default_factory=list)
+
+
+def action_id_for(token: str, form: dict[str, str]) -> str:
+    """Deterministic: the same link with the same form always gives the same id."""
+    canonical = json.dumps(form, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{token}\x00{canonical}".encode()).hexdigest()[:32]
+
+
+def intent_id_for(action_id: str, step: int) -> str:
+    return f"link-{action_id}-{step}"
+
+
+async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant | None:
+    """The participant whose journey id is `workflow_id` (journey-{cohort}-{participant})."""
+    rows = await pool.fetch(
+        """
+        select cohort_id, participant_id, timezone, send_days, send_time, personas, paused_until,
+               unsubscribed_at
+        from participants
+        where 'journey-' || cohort_id || '-' || participant_id = $1
+        """,
+        workflow_id,
+    )
+    if len(rows) != 1:
+        return None
+    row = dict(rows[0])
+    return Participant(workflow_id=workflow_id, **row)
+
+
+_INTENT_COLUMNS = """intent_id, action_id, step, workflow_id, cohort_id, participant_id, action, update_name,
+                     command, status, coalesce(detail, '') as detail"""
+
+
+def _intent(row: asyncpg.Record) -> Intent:
+    data = dict(row)
+    data["command"] = json.loads(data["command"])
+    return Intent.model_validate(data)
+
+
+async def record_action(
+    pool: asyncpg.Pool,
+    participant: Participant,
+    action: str,
+    action_id: str,
+    intents: list[NewIntent],
+    write: ParticipantWrite,
+) -> Recorded:
+    """In one transaction: the intents (skipped if recorded before), then the participant's columns."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Serialises two identical submissions arriving together: the second sees the first's rows.
+        await conn.execute("select pg_advisory_xact_lock(hashtext($1))", action_id)
+        existing = await conn.fetch(
+            f"select {_INTENT_COLUMNS} from participant_intents where action_id = $1 order by step", action_id
+        )
+        if existing:
+            return Recorded(new=False, intents=[_intent(r) for r in existing])
+        rows = []
+        for step, new in enumerate(intents):
+            intent_id = intent_id_for(action_id, step)
+            command = new.command | {"command_id": intent_id}
+            row = await conn.fetchrow(
+                f"""
+                insert into participant_intents (intent_id, action_id, step, workflow_id, cohort_id,
+                    participant_id, action, update_name, command, status)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'pending')
+                returning {_INTENT_COLUMNS}
+                """,
+                intent_id,
+                action_id,
+                step,
+                participant.workflow_id,
+                participant.cohort_id,
+                participant.participant_id,
+                action,
+                new.update_name,
+                json.dumps(command),
+            )
+            assert row is not None
+            rows.append(_intent(row))
+        await _write_participant(conn, participant, write)
+        return Recorded(new=True, intents=rows)
+
+
+async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> None:
+    if w.is_empty():
+        return
+    await conn.execute(
+        """
+        update participants set
+            unsubscribed_at = case when $3 then coalesce(unsubscribed_at, now()) else unsubscribed_at end,
+            paused_until = case when $5 then null else coalesce($4, paused_until) end,
+            timezone = coalesce($6, timezone),
+            send_days = coalesce($7, send_days),
+            send_time = coalesce($8, send_time),
+            personas = coalesce($9, personas)
+        where cohort_id = $1 and participant_id = $2
+        """,
+        p.cohort_id,
+        p.participant_id,
+        w.unsubscribe,
+        w.paused_until,
+        w.resume,
+        w.timezone,
+        w.send_days,
+        w.send_time,
+        w.personas,
+    )
+
+
+async def settle_intent(pool: asyncpg.Pool, intent_id: str, status: IntentStatus, detail: str = "") -> None:
+    """Applied/rejected are final; pending backs off (1, 2, 4 ... minutes) before the next attempt."""
+    await pool.execute(
+        """
+        update participant_intents set
+            status = $2,
+            detail = nullif($3, ''),
+            attempts = attempts + 1,
+            applied_at = case when $2 = 'applied' then now() else applied_at end,
+            next_attempt_at = now() + make_interval(mins => least(power(2, attempts)::int, $4)),
+            updated_at = now()
+        where intent_id = $1 and status = 'pending'
+        """,
+        intent_id,
+        status.value,
+        detail,
+        MAX_RETRY_MINUTES,
+    )
+
+
+async def claim_due_intents(pool: asyncpg.Pool, limit: int = 100) -> list[Intent]:
+    """Pending intents whose retry time has come, oldest first, leased so another applier skips them."""
+    rows = await pool.fetch(
+        f"""
+        with due as (
+            select intent_id from participant_intents
+            where status = 'pending' and next_attempt_at <= now()
+            order by created_at, action_id, step
+            limit $1
+            for update skip locked
+        ), claimed as (
+            update participant_intents i
+            set next_attempt_at = now() + make_interval(secs => $2)
+            from due where i.intent_id = due.intent_id
+            returning i.*
+        )
+        -- Within a journey the order the participant acted in matters (adopt, then drop).
+        select {_INTENT_COLUMNS} from claimed order by created_at, action_id, step
+        """,
+        limit,
+        CLAIM_SECONDS,
+    )
+    return [_intent(r) for r in rows]
+
+
+async def intents_of(pool: asyncpg.Pool, workflow_id: str) -> list[Intent]:
+    rows = await pool.fetch(
+        f"select {_INTENT_COLUMNS} from participant_intents where workflow_id = $1 order by created_at, step",
+        workflow_id,
+    )
+    return [_intent(r) for r in rows]

@@ -1,0 +1,120 @@
+"""Fixtures for the participant links: a cohort in Postgres, the web app on a free port, signed links.
+
+Everything is real: the app is uvicorn serving `web.app` on 127.0.0.1:<free port>, backed by this test's
+Postgres database and the session's Temporal dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from domain.program import Program
+from web.app import create_app
+from web.journeys import Journeys
+from web.server import serve
+from web.tokens import Action, link_url, sign_link
+from worker.devstack import free_port
+from worker.program_files import load_program
+from worker.settings import Settings
+
+PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
+COHORT = "web1"
+PARTICIPANT = "p1"
+WORKFLOW_ID = f"journey-{COHORT}-{PARTICIPANT}"
+
+
+@pytest.fixture(scope="session")
+def program() -> Program:
+    return load_program(PROGRAM_DIR)
+
+
+@pytest.fixture
+async def cohort(db_pool: asyncpg.Pool, program: Program) -> str:
+    """One participant in Postgres (no journey yet); returns its workflow id."""
+    await save_cohort(db_pool, COHORT, program, datetime.now(UTC).date())
+    await save_participants(
+        db_pool,
+        COHORT,
+        [
+            ParticipantRecord(
+                participant_id=PARTICIPANT,
+                name="Ada Okafor",
+                email="ada@example.org",
+                timezone="America/New_York",
+                send_days=["tue", "thu"],
+                send_time=time(8, 30),
+            )
+        ],
+    )
+    return WORKFLOW_ID
+
+
+@pytest.fixture
+def web_settings(settings: Settings) -> Settings:
+    port = free_port()
+    return settings.model_copy(update={"web_port": port, "public_base_url": f"http://127.0.0.1:{port}"})
+
+
+@dataclass
+class RunningWeb:
+    settings: Settings
+    base_url: str
+
+    def link(self, action: Action, args: dict[str, str] | None = None, *, now: datetime | None = None) -> str:
+        secret = self.settings.link_secret.get_secret_value()
+        token = sign_link(secret, WORKFLOW_ID, action, args, now=now or datetime.now(UTC))
+        return link_url(self.base_url, action, token)
+
+
+@pytest.fixture
+async def web(web_settings: Settings, db_pool: asyncpg.Pool) -> AsyncIterator[RunningWeb]:
+    """The app served by uvicorn on a free port, in this event loop; no background retry loop."""
+    stop = asyncio.Event()
+    app = create_app(web_settings, pool=db_pool, journeys=Journeys(web_settings), retry_every=None)
+    task = asyncio.create_task(serve(web_settings, stop=stop, app=app))
+    base = f"http://127.0.0.1:{web_settings.web_port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{base}/healthz")).status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+    yield RunningWeb(web_settings, base)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client that never follows redirects and keeps no cookies, like a mail provider's POST."""
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client:
+        yield client
+
+
+async def participant_row(pool: asyncpg.Pool) -> asyncpg.Record:
+    row = await pool.fetchrow(
+        "select * from participants where cohort_id = $1 and participant_id = $2", COHORT, PARTICIPANT
+    )
+    assert row is not None
+    return row
+
+
+async def intent_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(await pool.fetch("select * from participant_intents order by created_at, step"))
+
+
+def future(days: int) -> date:
+    return (datetime.now(UTC) + timedelta(days=days)).date()
+
+
+Signer = Callable[..., str]

@@ -1,0 +1,267 @@
+"""What each link's form asks for: the journey updates it leads to and the participant columns it changes.
+
+Pure: form fields in, a `Plan` (or a `FormError` naming the field) out. The domain's command models
+check the fields; the journey's own validator decides the rest when the update arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from pydantic import ValidationError
+
+from activities.intents import NewIntent, Participant, ParticipantWrite
+from domain import (
+    AddConference,
+    AdoptPersona,
+    DropPersona,
+    Pause,
+    Persona,
+    RecordMilestone,
+    Resume,
+    Unsubscribe,
+)
+from domain.commands import MAX_CONFERENCE_DAYS
+from domain.program import Program, send_preference_problems
+from domain.timing import WEEKDAYS, is_valid_zone, zone
+from web.tokens import Action, LinkClaims
+
+SNOOZE_DEFAULT_WEEKS = 2
+_PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded
+
+
+class FormError(Exception):
+    """A field the participant filled in wrongly; shown next to the form, nothing recorded."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Plan:
+    form: dict[str, str]  # the fields that make this submission what it is (hashed into the action id)
+    intents: list[NewIntent] = field(default_factory=list)
+    write: ParticipantWrite = field(default_factory=ParticipantWrite)
+    notes: list[str] = field(default_factory=list)  # what changed in Postgres only, for the result page
+
+
+JourneyCommand = RecordMilestone | AdoptPersona | DropPersona | Pause | Resume | AddConference | Unsubscribe
+
+
+def _intent(command: JourneyCommand) -> NewIntent:
+    # Each command's `type` is the name of the JourneyWorkflow update that takes it.
+    fields = command.model_dump(mode="json", exclude={"command_id"})
+    return NewIntent(update_name=command.type, command=fields)
+
+
+def _date(form: dict[str, str], name: str, label: str, *, required: bool = True) -> date | None:
+    raw = form.get(name, "").strip()
+    if not raw:
+        if required:
+            raise FormError(name, f"{label}: please choose a date.")
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise FormError(name, f"{label}: {raw!r} is not a date (use YYYY-MM-DD).") from None
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The start of `day` where the participant lives, in UTC."""
+    return datetime.combine(day, time(0), zone(timezone)).astimezone(UTC)
+
+
+def plan_milestone(claims: LinkClaims) -> Plan:
+    milestone = claims.args.get("milestone", "")
+    return Plan(
+        form={}, intents=[_intent(RecordMilestone(command_id=_PLACEHOLDER_ID, milestone_id=milestone))]
+    )
+
+
+def plan_persona(claims: LinkClaims, participant: Participant) -> Plan:
+    try:
+        persona = Persona(claims.args.get("persona", ""))
+    except ValueError:
+        raise FormError("persona", "This link names a persona the program does not know.") from None
+    personas = list(dict.fromkeys([*participant.personas, persona.value]))
+    return Plan(
+        form={},
+        intents=[_intent(AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona))],
+        write=ParticipantWrite(personas=personas),
+    )
+
+
+def plan_snooze(form: dict[str, str], participant: Participant, now: datetime) -> Plan:
+    if form.get("until", "").strip():
+        day = _date(form, "until", "Snooze until")
+        assert day is not None
+        until = local_midnight(day, participant.timezone)
+        if until <= now:
+            raise FormError("until", f"Snooze until: {day.isoformat()} is not in the future.")
+        if until > now + timedelta(days=366):
+            raise FormError(
+                "until", "Snooze until: choose a date within a year; unsubscribe to stop for good."
+            )
+        key = {"until": day.isoformat()}
+    else:
+        until = now + timedelta(weeks=SNOOZE_DEFAULT_WEEKS)
+        key = {"weeks": str(SNOOZE_DEFAULT_WEEKS)}
+    return Plan(
+        form=key,
+        intents=[_intent(Pause(command_id=_PLACEHOLDER_ID, until=until))],
+        write=ParticipantWrite(paused_until=until),
+    )
+
+
+def conference_command(form: dict[str, str], prefix: str) -> AddConference | None:
+    """The conference a form describes; None when its name is left empty (preferences: optional)."""
+    name = form.get(f"{prefix}name", "").strip()
+    if not name:
+        return None
+    hashtag = form.get(f"{prefix}hashtag", "").strip()
+    if hashtag and not hashtag.startswith("#"):
+        hashtag = f"#{hashtag}"
+    if any(c.isspace() for c in hashtag):
+        raise FormError(f"{prefix}hashtag", "Hashtag: no spaces, please (e.g. #ASCO26).")
+    starts = _date(form, f"{prefix}starts_on", "First day")
+    ends = _date(form, f"{prefix}ends_on", "Last day")
+    assert starts is not None and ends is not None
+    if ends < starts:
+        raise FormError(f"{prefix}ends_on", "Last day: the conference ends before it starts.")
+    if (ends - starts).days >= MAX_CONFERENCE_DAYS:
+        raise FormError(
+            f"{prefix}ends_on", f"Last day: a conference lasts at most {MAX_CONFERENCE_DAYS} days."
+        )
+    tz = form.get(f"{prefix}timezone", "").strip() or None
+    if tz is not None and not is_valid_zone(tz):
+        raise FormError(f"{prefix}timezone", f"Time zone: {tz!r} is not a time zone (e.g. Europe/Paris).")
+    # The same conference told twice (from two emails) gets the same id: the journey keeps one.
+    digest = hashlib.sha256(f"{name.casefold()}|{starts}|{ends}".encode()).hexdigest()[:12]
+    conference_id = f"c-{digest}"
+    try:
+        return AddConference(
+            command_id=_PLACEHOLDER_ID,
+            conference_id=conference_id,
+            name=name[:200],
+            hashtag=hashtag[:100],
+            starts_on=starts,
+            ends_on=ends,
+            timezone=tz,
+        )
+    except ValidationError as err:
+        raise FormError(f"{prefix}name", f"Conference: {err.errors()[0]['msg']}.") from None
+
+
+_CONFERENCE_FIELDS = ("name", "hashtag", "starts_on", "ends_on", "timezone")
+
+
+def plan_conference(form: dict[str, str]) -> Plan:
+    key = {f: form.get(f, "").strip() for f in _CONFERENCE_FIELDS}
+    if not key["name"]:
+        raise FormError("name", "Conference name: please fill it in.")
+    command = conference_command(form, "")
+    assert command is not None
+    return Plan(form=key, intents=[_intent(command)])
+
+
+PREFERENCE_FIELDS = ("timezone", "send_time", "snooze_until", "resume")
+
+
+def preferences_key(form: dict[str, str], days: list[str], personas: list[str]) -> dict[str, str]:
+    key = {f: form.get(f, "").strip() for f in PREFERENCE_FIELDS}
+    key |= {f"conf_{f}": form.get(f"conf_{f}", "").strip() for f in _CONFERENCE_FIELDS}
+    key["send_days"] = ",".join(days)
+    key["personas"] = ",".join(personas)
+    return key
+
+
+def plan_preferences(
+    form: dict[str, str],
+    days: list[str],
+    personas: list[str],
+    participant: Participant,
+    program: Program,
+    now: datetime,
+) -> Plan:
+    """Compare the form with what Postgres holds; each difference becomes a write and, if the journey
+    has an update for it, an intent (personas adopted/dropped, snooze, resume, conference)."""
+    plan = Plan(form=preferences_key(form, days, personas))
+    write = ParticipantWrite()
+
+    timezone = form.get("timezone", "").strip()
+    if not timezone or not is_valid_zone(timezone):
+        raise FormError("timezone", f"Time zone: {timezone!r} is not a time zone (e.g. America/Chicago).")
+    unknown_days = [d for d in days if d not in WEEKDAYS]
+    if unknown_days:
+        raise FormError("send_days", f"Send days: {unknown_days[0]!r} is not a day.")
+    ordered_days: list[str] = [d for d in WEEKDAYS if d in days]
+    try:
+        send_time = time.fromisoformat(form.get("send_time", "").strip())
+    except ValueError:
+        raise FormError("send_time", "Send time: use HH:MM, e.g. 08:30.") from None
+    problems = send_preference_problems(program.spec.schedule, ordered_days, send_time)
+    if problems:
+        name, reason = problems[0]
+        raise FormError(name, f"{'Send days' if name == 'send_days' else 'Send time'}: {reason}.")
+    if timezone != participant.timezone:
+        write.timezone = timezone
+    if ordered_days != participant.send_days:
+        write.send_days = ordered_days
+    if send_time.replace(second=0) != participant.send_time.replace(second=0):
+        write.send_time = send_time
+    if write.timezone or write.send_days or write.send_time:
+        plan.notes.append("Your time zone and send days/time are saved.")
+
+    try:
+        wanted = [Persona(p) for p in personas]
+    except ValueError:
+        raise FormError("personas", "Personas: one of them is not a persona.") from None
+    held = set(participant.personas)
+    for persona in wanted:
+        if persona.value not in held:
+            plan.intents.append(_intent(AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona)))
+    for name in participant.personas:
+        if name not in {p.value for p in wanted}:
+            plan.intents.append(_intent(DropPersona(command_id=_PLACEHOLDER_ID, persona=Persona(name))))
+    if {p.value for p in wanted} != held:
+        write.personas = [p.value for p in Persona if p in wanted]
+
+    if form.get("resume"):
+        if participant.paused_until is None or participant.paused_until <= now:
+            raise FormError("resume", "Resume: your emails are not snoozed.")
+        plan.intents.append(_intent(Resume(command_id=_PLACEHOLDER_ID)))
+        write.resume = True
+    elif form.get("snooze_until", "").strip():
+        snooze = plan_snooze({"until": form["snooze_until"]}, participant, now)
+        plan.intents += snooze.intents
+        write.paused_until = snooze.write.paused_until
+
+    conference = conference_command(form, "conf_")
+    if conference is not None:
+        plan.intents.append(_intent(conference))
+    elif any(form.get(f"conf_{f}", "").strip() for f in ("hashtag", "starts_on", "ends_on")):
+        raise FormError("conf_name", "Conference name: please fill it in, or clear the conference fields.")
+    plan.write = write
+    return plan
+
+
+def plan_unsubscribe() -> Plan:
+    return Plan(
+        form={},
+        intents=[_intent(Unsubscribe(command_id=_PLACEHOLDER_ID))],
+        write=ParticipantWrite(unsubscribe=True),
+    )
+
+
+ACTION_TITLES = {
+    Action.MILESTONE: "Record a milestone",
+    Action.PERSONA: "Try a persona",
+    Action.SNOOZE: "Snooze emails",
+    Action.CONFERENCE: "Tell us about a conference",
+    Action.PREFERENCES: "Your preferences",
+    Action.UNSUBSCRIBE: "Unsubscribe",
+}
