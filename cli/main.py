@@ -15,6 +15,7 @@ SUB_APPS: dict[str, str] = {
     "db": "cli.db",
     "temporal": "cli.temporal",
     "worker": "cli.worker",
+    "web": "cli.web",
 }
 
 
