@@ -186,4 +186,7 @@ def _decide(
         new = _command_events(state, command, now, program)
         state = fold(state, new)
         events.extend(new)
+        # The command may make something due already (a conference that has started): it happens now too.
+        due_events, state = catch_up(state, program, now)
+        events.extend(due_events)
     return Decision(events=events, next_wake_up=next_wake_up(state, program)), state

@@ -5,6 +5,7 @@ from domain import (
     AdoptPersona,
     BurstEnded,
     BurstStarted,
+    Command,
     Completed,
     DormancyEnded,
     DormancyStarted,
@@ -158,7 +159,7 @@ def test_conference_burst_then_the_previous_cadence() -> None:
 
 def test_unsubscribe_is_final() -> None:
     t = START + timedelta(days=9)
-    script = [
+    script: list[tuple[datetime, Command]] = [
         (t, Unsubscribe(command_id="bye")),
         (t + timedelta(days=1), RecordMilestone(command_id="late", milestone_id="followed_ten")),
     ]
@@ -209,13 +210,13 @@ def test_validate_rejections_read_well() -> None:
     state = enrolled_state()
     now = START + timedelta(days=2)
     conf = {"command_id": "c", "conference_id": "x", "name": "X", "starts_on": date(2026, 2, 3)}
-    cases = [
+    cases: list[tuple[Command, str]] = [
         (RecordMilestone(command_id="a", milestone_id="ghost"), "unknown milestone 'ghost'"),
         (AdoptPersona(command_id="b", persona=Persona.CONSUMER), "persona 'consumer' is already held"),
         (Pause(command_id="c", until=now - timedelta(hours=1)), "the pause would end in the past"),
         (Resume(command_id="d"), "the journey is not paused"),
-        (AddConference(ends_on=date(2026, 2, 1), **conf), "the conference ends before it starts"),  # type: ignore[arg-type]
-        (AddConference(ends_on=date(2027, 2, 1), **conf), "a conference lasts at most 31 days"),  # type: ignore[arg-type]
+        (AddConference(ends_on=date(2026, 2, 1), **conf), "the conference ends before it starts"),
+        (AddConference(ends_on=date(2027, 2, 1), **conf), "a conference lasts at most 31 days"),
     ]
     for command, reason in cases:
         assert validate(state, command, now, SMALL) == reason

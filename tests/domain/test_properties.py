@@ -1,0 +1,235 @@
+"""Property tests: random participants, schedules and command sequences against the journey's promises."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from domain import (
+    AddConference,
+    AdoptPersona,
+    BurstEnded,
+    BurstStarted,
+    Command,
+    DropPersona,
+    Enroll,
+    Event,
+    JourneyState,
+    NudgeKind,
+    NudgeSent,
+    Pause,
+    Persona,
+    ProgramSpec,
+    RecordMilestone,
+    Resume,
+    Schedule,
+    Tick,
+    Unsubscribe,
+    decide_and_evolve,
+    evolve,
+    fold,
+    simulate_state,
+)
+from domain.events import CADENCE_KINDS
+from domain.program import QuietHours
+from domain.timing import WEEKDAYS, in_quiet_hours, iso_week_key, local_date, local_datetime, resolve_local
+from tests.domain.small_program import SMALL
+
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "America/Los_Angeles",
+    "Pacific/Auckland",
+    "UTC",
+]
+QUIET = [None, QuietHours(start=time(21), end=time(7)), QuietHours(start=time(22, 30), end=time(6))]
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[ProgramSpec, Enroll, datetime, list[tuple[datetime, Command]], int]:
+    quiet = draw(st.sampled_from(QUIET))
+    quiet_days = draw(st.lists(st.sampled_from(WEEKDAYS), max_size=2, unique=True))
+    schedule = Schedule(
+        send_days=("tue", "thu"),
+        send_time=time(8, 30),
+        quiet_hours=quiet,
+        quiet_days=tuple(quiet_days),
+        weekly_cap=draw(st.integers(1, 3)),
+        burst_daily_cap=draw(st.integers(1, 2)),
+        twittermittent_weekly_cap=draw(st.integers(0, 2)),
+        dormancy_after_weeks=draw(st.integers(1, 4)),
+        checkin_every_weeks=draw(st.integers(1, 3)),
+        burst_prep_days=draw(st.integers(0, 6)),
+    )
+    program = SMALL.model_copy(update={"schedule": schedule, "duration_weeks": draw(st.integers(3, 14))})
+    usable = [d for d in WEEKDAYS if d not in quiet_days]
+    send_days = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=4, unique=True))
+    if not set(send_days) & set(usable):
+        send_days.append(draw(st.sampled_from(usable)))
+    times = [time(h, m) for h in range(24) for m in (0, 15, 30, 45)]
+    send_time = draw(st.sampled_from([t for t in times if not (quiet and quiet.contains(t))]))
+    tz = draw(st.sampled_from(ZONES))
+    start = BASE + timedelta(hours=draw(st.integers(0, 365 * 24)), minutes=draw(st.sampled_from([0, 17, 30])))
+    enroll = Enroll(
+        command_id="enroll",
+        journey_id="j",
+        program=program.name,
+        timezone=tz,
+        send_days=tuple(send_days),
+        send_time=send_time,
+        personas=tuple(draw(st.lists(st.sampled_from(list(Persona)), max_size=3, unique=True))),
+        start=start,
+    )
+    span_minutes = program.duration_weeks * 7 * 24 * 60
+    script: list[tuple[datetime, Command]] = []
+    for i in range(draw(st.integers(0, 8))):
+        at = start + timedelta(minutes=draw(st.integers(1, span_minutes)))
+        cid = f"c{i}"
+        kind = draw(
+            st.sampled_from(["milestone", "adopt", "drop", "pause", "resume", "conference", "unsubscribe"])
+        )
+        command: Command
+        if kind == "milestone":
+            command = RecordMilestone(
+                command_id=cid, milestone_id=draw(st.sampled_from(sorted(program.milestone_ids)))
+            )
+        elif kind == "adopt":
+            command = AdoptPersona(command_id=cid, persona=draw(st.sampled_from(list(Persona))))
+        elif kind == "drop":
+            command = DropPersona(command_id=cid, persona=draw(st.sampled_from(list(Persona))))
+        elif kind == "pause":
+            command = Pause(command_id=cid, until=at + timedelta(hours=draw(st.integers(1, 40 * 24))))
+        elif kind == "resume":
+            command = Resume(command_id=cid)
+        elif kind == "conference":
+            first = local_date(at, tz) + timedelta(days=draw(st.integers(0, 30)))
+            command = AddConference(
+                command_id=cid,
+                conference_id=f"conf{i}",
+                name=f"Meeting {i}",
+                starts_on=first,
+                ends_on=first + timedelta(days=draw(st.integers(0, 6))),
+                timezone=draw(st.sampled_from([None, *ZONES])),
+            )
+        else:
+            command = Unsubscribe(command_id=cid)
+        script.append((at, command))
+    until = start + timedelta(weeks=program.duration_weeks + 2)
+    return program, enroll, until, script, draw(st.integers(0, 2**32))
+
+
+def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], final: JourneyState) -> None:
+    schedule = program.schedule
+    tz = enroll.timezone
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids)), "event ids are unique"
+    assert [e.at for e in events] == sorted(e.at for e in events), "events come in time order"
+    sent = [e for e in events if isinstance(e, NudgeSent)]
+    assert len({s.nudge_key for s in sent}) == len(sent), "nudge keys are unique"
+    track = [s for s in sent if s.kind is NudgeKind.TRACK]
+    assert len({s.nudge_id for s in track}) == len(track), "each track nudge goes at most once"
+
+    # Nothing at all after the journey is over.
+    for i, event in enumerate(events):
+        if event.type in ("unsubscribed", "completed"):
+            assert i == len(events) - 1
+
+    state = JourneyState()
+    conferences: dict[str, str] = {}
+    daily: Counter[tuple[str, str]] = Counter()
+    week_tracks: Counter[str] = Counter()
+    for event in events:
+        if isinstance(event, NudgeSent):
+            assert state.paused_until is None, "nothing is sent while paused"
+            assert state.unsubscribed_at is None and state.completed_at is None
+            in_conference_zone = event.kind in (NudgeKind.BURST_PREP, NudgeKind.BURST_DAILY)
+            zone = conferences[event.conference_id or ""] if in_conference_zone else tz
+            wall = local_datetime(event.at, zone)
+            assert WEEKDAYS[wall.weekday()] not in schedule.quiet_days, "never on a quiet day"
+            assert not in_quiet_hours(wall.time(), schedule.quiet_start, schedule.quiet_end), (
+                "never in quiet hours"
+            )
+            # The local send time holds across DST (a time in a DST gap moves to the transition).
+            assert event.at == resolve_local(wall.date(), enroll.send_time or schedule.send_time, zone)
+            if event.kind in CADENCE_KINDS:
+                assert WEEKDAYS[wall.weekday()] in (enroll.send_days or ()), (
+                    "cadence nudges only on send days"
+                )
+            if event.kind is NudgeKind.TRACK:
+                assert not state.in_burst, "bursts replace the track cadence"
+                assert state.dormant_since is None
+                week = iso_week_key(event.at, tz)
+                week_tracks[week] += 1
+                assert week_tracks[week] <= schedule.weekly_cap, "never over the weekly cap"
+                if Persona.TWITTERMITTENT in state.personas:
+                    same_week = state.week_track_sends if state.week_key == week else 0
+                    assert same_week < schedule.twittermittent_weekly_cap
+            if event.kind is NudgeKind.BURST_DAILY:
+                assert event.conference_id is not None
+                daily[(event.conference_id, wall.date().isoformat())] += 1
+                assert daily[(event.conference_id, wall.date().isoformat())] <= schedule.burst_daily_cap
+                conference = state.conference(event.conference_id)
+                assert conference is not None and conference.starts_on <= wall.date() <= conference.ends_on
+        state = evolve(state, event)
+        for c in state.conferences:
+            conferences[c.conference_id] = c.timezone or tz
+        if isinstance(event, BurstStarted | BurstEnded):
+            assert event.conference_id in conferences
+    assert fold(JourneyState(), events) == final, "the fold of the events is the state"
+    adapter = TypeAdapter(list[Event])
+    assert adapter.validate_json(adapter.dump_json(events)) == events, "events survive JSON"
+
+
+def run_late_and_twice(
+    program: ProgramSpec, enroll: Enroll, until: datetime, script: list[tuple[datetime, Command]], seed: int
+) -> list[Event]:
+    """The workflow loop with a sloppy clock: wake-ups up to two days late, each command delivered twice."""
+    rng = random.Random(seed)
+    script = sorted(script, key=lambda item: item[0])
+    decision, state = decide_and_evolve(JourneyState(), enroll, enroll.start, program)
+    events = list(decision.events)
+    wake = decision.next_wake_up
+    i = 0
+    while True:
+        command_at = script[i][0] if i < len(script) else None
+        late = None
+        if wake is not None and wake <= until:
+            late = min(wake + timedelta(minutes=rng.choice([0, 0, 1, 90, 60 * 48])), until)
+        if late is not None and (command_at is None or late < command_at):
+            decision, state = decide_and_evolve(state, Tick(), late, program)
+            events.extend(decision.events)
+        elif command_at is not None and command_at <= until:
+            command = script[i][1]
+            decision, state = decide_and_evolve(state, command, command_at, program)
+            events.extend(decision.events)
+            again, state_again = decide_and_evolve(state, command, command_at, program)
+            assert again.events == [] and state_again == state, "the same command twice changes nothing"
+            i += 1
+        else:
+            return events
+        wake = decision.next_wake_up
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_journeys_keep_their_promises(
+    scenario: tuple[ProgramSpec, Enroll, datetime, list[tuple[datetime, Command]], int],
+) -> None:
+    program, enroll, until, script, seed = scenario
+    final, events = simulate_state(program, enroll, until, script)
+    check_invariants(program, enroll, events, final)
+    # A workflow that wakes late and sees every update twice produces exactly the same events.
+    assert run_late_and_twice(program, enroll, until, script, seed) == events
+    # Without an unsubscribe the journey always reaches its end with a recap (or a skipped one when paused).
+    if not any(isinstance(c, Unsubscribe) for _, c in script):
+        assert final.completed_at is not None
+        assert events[-2].type in ("nudge_sent", "nudge_skipped")
+        assert getattr(events[-2], "kind", None) is NudgeKind.RECAP
