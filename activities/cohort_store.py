@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+import json
+from datetime import date, datetime, time
 
 import asyncpg
 from pydantic import BaseModel, Field
 
 from domain.program import Program
+from domain.roster import RosterConference
 
 
 class ParticipantRecord(BaseModel):
@@ -20,6 +22,7 @@ class ParticipantRecord(BaseModel):
     personas: list[str] = Field(default_factory=list)
     mentor_email: str | None = None
     mission: str | None = None
+    conferences: list[RosterConference] = Field(default_factory=list)
 
 
 class CohortConflict(Exception):
@@ -55,13 +58,15 @@ async def save_participants(pool: asyncpg.Pool, cohort_id: str, rows: list[Parti
     inserted = await pool.fetch(
         """
         insert into participants (cohort_id, participant_id, name, email, timezone, send_days, send_time,
-                                  personas, mentor_email, mission)
+                                  personas, mentor_email, mission, conferences)
         select $1, r.participant_id, r.name, r.email, r.timezone,
                string_to_array(r.send_days, ','), r.send_time,
-               string_to_array(nullif(r.personas, ''), ','), r.mentor_email, r.mission
+               coalesce(string_to_array(nullif(r.personas, ''), ','), '{}'), r.mentor_email, r.mission,
+               r.conferences
         from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::time[], $8::text[],
-                    $9::text[], $10::text[])
-             as r(participant_id, name, email, timezone, send_days, send_time, personas, mentor_email, mission)
+                    $9::text[], $10::text[], $11::jsonb[])
+             as r(participant_id, name, email, timezone, send_days, send_time, personas, mentor_email,
+                  mission, conferences)
         on conflict (cohort_id, participant_id) do nothing
         returning participant_id
         """,
@@ -75,5 +80,27 @@ async def save_participants(pool: asyncpg.Pool, cohort_id: str, rows: list[Parti
         [",".join(r.personas) for r in rows],
         [r.mentor_email for r in rows],
         [r.mission for r in rows],
+        [json.dumps([c.model_dump(mode="json") for c in r.conferences]) for r in rows],
     )
     return len(inserted)
+
+
+async def mark_unsubscribed(pool: asyncpg.Pool, cohort_id: str, participant_id: str) -> None:
+    """The participant's (or staff's) word first: senders re-check this before every email."""
+    await pool.execute(
+        "update participants set unsubscribed_at = coalesce(unsubscribed_at, now()) "
+        "where cohort_id = $1 and participant_id = $2",
+        cohort_id,
+        participant_id,
+    )
+
+
+async def mark_paused(
+    pool: asyncpg.Pool, cohort_id: str, participant_id: str, until: datetime | None
+) -> None:
+    await pool.execute(
+        "update participants set paused_until = $3 where cohort_id = $1 and participant_id = $2",
+        cohort_id,
+        participant_id,
+        until,
+    )

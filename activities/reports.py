@@ -1,0 +1,196 @@
+"""Cohort and participant reports, read from the Postgres projections (never from Temporal)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+MODES = ("not_started", "active", "in_burst", "paused", "dormant", "unsubscribed", "completed")
+
+
+class CohortRow(BaseModel):
+    cohort_id: str
+    program: str
+    start_date: date
+    participants: int = 0
+    modes: dict[str, int] = Field(default_factory=dict)
+
+
+class NextSend(BaseModel):
+    participant_id: str
+    next_nudge_at: datetime
+    next_nudge_id: str | None = None
+
+
+class CohortStatus(BaseModel):
+    cohort: CohortRow
+    personas: dict[str, int] = Field(default_factory=dict)
+    milestones: dict[str, int] = Field(default_factory=dict)
+    emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | suppressed
+    next_sends: list[NextSend] = Field(default_factory=list)
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    type: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EmailRow(BaseModel):
+    nudge_id: str
+    kind: str
+    status: str
+    subject: str | None = None
+    scheduled_at: datetime
+    sent_at: datetime | None = None
+    error: str | None = None
+
+
+class ParticipantReport(BaseModel):
+    cohort_id: str
+    participant_id: str
+    name: str
+    email: str
+    timezone: str
+    send_days: list[str]
+    send_time: time
+    mode: str | None = None  # None: the journey has not recorded anything yet
+    unsubscribed_at: datetime | None = None
+    paused_until: datetime | None = None
+    events: list[TimelineEvent] = Field(default_factory=list)
+    emails: list[EmailRow] = Field(default_factory=list)
+
+
+def _cohort_row(row: asyncpg.Record) -> CohortRow:
+    return CohortRow(
+        cohort_id=row["cohort_id"],
+        program=row["program"],
+        start_date=row["start_date"],
+        participants=row["participants"] or 0,
+        modes={m: row[m] or 0 for m in MODES},
+    )
+
+
+_COHORTS = """
+    select c.cohort_id, c.program, c.start_date, s.participants,
+           s.not_started, s.active, s.in_burst, s.paused, s.dormant, s.unsubscribed, s.completed
+    from cohorts c left join cohort_summary s using (cohort_id)
+"""
+
+
+async def list_cohorts(pool: asyncpg.Pool) -> list[CohortRow]:
+    rows = await pool.fetch(_COHORTS + " order by c.created_at, c.cohort_id")
+    return [_cohort_row(r) for r in rows]
+
+
+async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int = 10) -> CohortStatus | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_COHORTS + " where c.cohort_id = $1", cohort_id)
+        if row is None:
+            return None
+        personas = await conn.fetch(
+            """
+            select p as persona, count(*) as n from journey_status, unnest(personas) as p
+            where cohort_id = $1 group by p order by p
+            """,
+            cohort_id,
+        )
+        milestones = await conn.fetch(
+            """
+            select milestone_id, count(*) as n from participant_milestones where cohort_id = $1
+            group by milestone_id order by n desc, milestone_id
+            """,
+            cohort_id,
+        )
+        emails = await conn.fetch(
+            "select status, count(*) as n from send_ledger where cohort_id = $1 group by status", cohort_id
+        )
+        upcoming = await conn.fetch(
+            """
+            select participant_id, next_nudge_at, next_nudge_id from journey_status
+            where cohort_id = $1 and next_nudge_at is not null
+            order by next_nudge_at, participant_id limit $2
+            """,
+            cohort_id,
+            next_limit,
+        )
+    sent = {r["status"]: r["n"] for r in emails}
+    return CohortStatus(
+        cohort=_cohort_row(row),
+        personas={r["persona"]: r["n"] for r in personas},
+        milestones={r["milestone_id"]: r["n"] for r in milestones},
+        emails={k: sent.get(k, 0) for k in ("sent", "failed", "sending", "suppressed")},
+        next_sends=[NextSend(**dict(r)) for r in upcoming],
+    )
+
+
+async def cohorts_of_participant(pool: asyncpg.Pool, participant_id: str) -> list[str]:
+    rows = await pool.fetch(
+        "select cohort_id from participants where participant_id = $1 order by cohort_id", participant_id
+    )
+    return [r["cohort_id"] for r in rows]
+
+
+async def cohort_participants(pool: asyncpg.Pool, cohort_id: str) -> list[str]:
+    rows = await pool.fetch(
+        "select participant_id from participants where cohort_id = $1 order by participant_id", cohort_id
+    )
+    return [r["participant_id"] for r in rows]
+
+
+async def participant_report(
+    pool: asyncpg.Pool, cohort_id: str, participant_id: str
+) -> ParticipantReport | None:
+    async with pool.acquire() as conn:
+        person = await conn.fetchrow(
+            """
+            select p.*, s.mode from participants p
+            left join journey_status s using (cohort_id, participant_id)
+            where p.cohort_id = $1 and p.participant_id = $2
+            """,
+            cohort_id,
+            participant_id,
+        )
+        if person is None:
+            return None
+        events = await conn.fetch(
+            """
+            select at, type, payload::text as payload from journey_events
+            where cohort_id = $1 and participant_id = $2 order by at, seq
+            """,
+            cohort_id,
+            participant_id,
+        )
+        emails = await conn.fetch(
+            """
+            select nudge_id, kind, status, subject, scheduled_at, sent_at, error from send_ledger
+            where cohort_id = $1 and participant_id = $2 order by scheduled_at, nudge_key
+            """,
+            cohort_id,
+            participant_id,
+        )
+    return ParticipantReport(
+        cohort_id=cohort_id,
+        participant_id=participant_id,
+        name=person["name"],
+        email=person["email"],
+        timezone=person["timezone"],
+        send_days=list(person["send_days"]),
+        send_time=person["send_time"],
+        mode=person["mode"],
+        unsubscribed_at=person["unsubscribed_at"],
+        paused_until=person["paused_until"],
+        events=[
+            TimelineEvent(
+                at=e["at"],
+                type=e["type"],
+                detail={k: v for k, v in json.loads(e["payload"]).items() if v not in (None, [], {}, "")},
+            )
+            for e in events
+        ],
+        emails=[EmailRow(**dict(r)) for r in emails],
+    )

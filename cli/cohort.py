@@ -1,0 +1,488 @@
+"""`mentorflow cohort start|list|status|pause|resume|end`: launch a roster durably, see and steer cohorts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_PARTIAL, CliError
+from cli.output import JSON_OPTION, emit_json, err, say, table
+
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.client import Client
+
+    from domain.roster import Roster, RosterRow
+    from workflows.launch import LaunchProgress
+
+app = typer.Typer(help="Cohorts: launch from a roster, report, pause, resume, end.", no_args_is_help=True)
+
+DEFAULT_PROGRAM = Path("programs/medtwitter")
+# Staff commands sent to a cohort's journeys at once.
+STEER_CONCURRENCY = 16
+
+
+def check_cohort_id(cohort_id: str) -> None:
+    from workflows.journey_models import journey_id
+
+    try:
+        journey_id(cohort_id, "x")
+    except ValueError as exc:
+        raise CliError(f"--cohort: {exc}") from None
+
+
+def parse_day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{option} {value!r}: expected a date like 2026-10-01") from None
+
+
+def _print_problems(roster: Roster, path: Path, *, skipped: bool) -> None:
+    for problem in roster.problems:
+        say(f"mentorflow: {'skipped' if skipped else 'error'}: {problem.message(str(path))}")
+
+
+def _row_json(row: RosterRow, cohort_id: str) -> dict[str, Any]:
+    from workflows.journey_models import journey_id
+
+    return {
+        "participant_id": row.participant_id,
+        "journey_id": journey_id(cohort_id, row.participant_id),
+        "timezone": row.timezone,
+        "send_days": list(row.send_days),
+        "send_time": f"{row.send_time:%H:%M}",
+        "personas": [p.value for p in row.personas],
+        "conferences": [c.name for c in row.conferences],
+    }
+
+
+async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, rows: list[RosterRow]) -> int:
+    from activities.cohort_store import CohortConflict, ParticipantRecord, save_cohort, save_participants
+
+    try:
+        await save_cohort(pool, cohort_id, program, start)
+    except CohortConflict as exc:
+        raise CliError(str(exc)) from None
+    records = [
+        ParticipantRecord(
+            participant_id=r.participant_id,
+            name=r.name,
+            email=r.email,
+            timezone=r.timezone,
+            send_days=list(r.send_days),
+            send_time=r.send_time,
+            personas=[p.value for p in r.personas],
+            mentor_email=r.mentor_email,
+            mission=r.mission,
+            conferences=list(r.conferences),
+        )
+        for r in rows
+    ]
+    new = 0
+    for i in range(0, len(records), 2000):
+        new += await save_participants(pool, cohort_id, records[i : i + 2000])
+    return new
+
+
+async def _progress(client: Client, cohort_id: str) -> LaunchProgress | None:
+    from temporalio.service import RPCError
+
+    from workflows.launch import LaunchProgress, launch_id
+
+    try:
+        handle = client.get_workflow_handle(launch_id(cohort_id))
+        progress: LaunchProgress = await handle.query(
+            "progress", result_type=LaunchProgress, rpc_timeout=timedelta(seconds=5)
+        )
+        return progress
+    except RPCError:
+        return None
+
+
+async def launch(
+    settings: Any,
+    *,
+    cohort_id: str,
+    program: Any,
+    start: date,
+    rows: list[RosterRow],
+    batch_size: int,
+    wait: bool,
+    quiet: bool,
+) -> LaunchProgress:
+    """Save the rows, then start or attach to `launch-{cohort}` and (with `wait`) show it to the end."""
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from worker.postgres import create_pool
+    from worker.temporal_client import connect
+    from workflows.launch import CohortLaunchWorkflow, LaunchInput, LaunchProgress, launch_id
+
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        client = await connect(settings)
+        new = await _save(pool, cohort_id, program, start, rows)
+        total = await pool.fetchval("select count(*) from participants where cohort_id = $1", cohort_id)
+    finally:
+        await pool.close()
+    if not quiet:
+        say(f"saved {len(rows)} participants to Postgres ({new} new); cohort {cohort_id!r} has {total}")
+    for _attempt in range(2):
+        handle = await client.start_workflow(
+            CohortLaunchWorkflow.run,
+            LaunchInput(
+                cohort_id=cohort_id,
+                program=program.spec.name,
+                task_queue=settings.task_queue,
+                batch_size=batch_size,
+                total=total,
+            ),
+            id=launch_id(cohort_id),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"launch of cohort {cohort_id} ({program.spec.name}): {total} participants",
+        )
+        if not quiet:
+            say(f"launch workflow {handle.id} running; Ctrl-C detaches, the launch goes on")
+        if not wait:
+            return LaunchProgress(cohort_id=cohort_id, total=total)
+        result = await _watch(client, cohort_id, total, handle.result(), quiet=quiet)
+        if result.processed >= total:
+            return result
+        # We attached to a launch that began before some of these rows were saved: run it once more.
+    return result
+
+
+async def _watch(client: Client, cohort_id: str, total: int, result: Any, *, quiet: bool) -> LaunchProgress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    done = asyncio.ensure_future(result)
+    columns = (TextColumn("launching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("launch", total=total)
+        while not done.done():
+            progress = await _progress(client, cohort_id)
+            if progress is not None:
+                bar.update(task, completed=progress.processed, total=max(progress.total, total))
+            await asyncio.wait({done}, timeout=0.5)
+        final: LaunchProgress = done.result()
+        bar.update(task, completed=final.processed, total=max(final.total, 1))
+    return final
+
+
+def _run_detachable(coro: Any, cohort_id: str) -> Any:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        say(
+            f"mentorflow: detached; launch-{cohort_id} goes on in Temporal. "
+            f"See `mentorflow cohort status {cohort_id}`."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@app.command()
+def start(
+    roster_path: Annotated[
+        Path, typer.Argument(metavar="ROSTER.csv", help="The roster (see README: The roster).")
+    ],
+    cohort: str = typer.Option(..., "--cohort", help="Cohort id: letters, digits, _ . : -"),
+    program_dir: Annotated[Path, typer.Option("--program", help="The program directory.")] = DEFAULT_PROGRAM,
+    start_date: str = typer.Option(..., "--start-date", help="First day of the program, YYYY-MM-DD."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate and show what would start; change nothing."
+    ),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Start the valid rows, list the others."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Show progress until every journey started."),
+    batch_size: int = typer.Option(
+        100, "--batch-size", min=1, max=1000, help="Journeys per launch activity."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate the roster, save it to Postgres, and start every journey through a durable launch workflow."""
+    from cli.program import load_or_exit
+    from cli.roster_file import load_roster
+    from worker.settings import get_settings
+
+    check_cohort_id(cohort)
+    start = parse_day("--start-date", start_date)
+    today = date.today()
+    if start < today:
+        raise CliError(f"--start-date {start}: date in the past (today is {today})")
+    program = load_or_exit(program_dir)
+    roster = load_roster(roster_path, program=program.spec, today=today)
+    invalid = not roster.ok
+    if roster.fatal or (invalid and not skip_invalid):
+        _print_problems(roster, roster_path, skipped=False)
+        if not roster.fatal:
+            say(
+                f"mentorflow: {len(roster.invalid_lines)} invalid row(s) of "
+                f"{len(roster.rows) + len(roster.invalid_lines)}; nothing started "
+                "(fix them, or --skip-invalid to start the valid rows)"
+            )
+        raise typer.Exit(EXIT_INVALID)
+    if invalid:
+        _print_problems(roster, roster_path, skipped=True)
+    rows = roster.rows
+    report: dict[str, Any] = {
+        "cohort_id": cohort,
+        "program": program.spec.name,
+        "start_date": start.isoformat(),
+        "dry_run": dry_run,
+        "valid": len(rows),
+        "skipped_lines": roster.invalid_lines,
+        "problems": [p._asdict() for p in roster.problems],
+    }
+    if dry_run:
+        report["would_start"] = [_row_json(r, cohort) for r in rows]
+        if as_json:
+            emit_json(report)
+        else:
+            cells = [
+                [
+                    r.participant_id,
+                    r.timezone,
+                    ",".join(r.send_days),
+                    f"{r.send_time:%H:%M}",
+                    ",".join(r.personas) or "-",
+                    len(r.conferences),
+                ]
+                for r in rows
+            ]
+            err.print(
+                table(
+                    f"Would start {len(rows)} journeys in cohort {cohort}",
+                    ["participant", "timezone", "days", "time", "personas", "conferences"],
+                    cells,
+                )
+            )
+            say("dry run: nothing saved, nothing started")
+        raise typer.Exit(EXIT_PARTIAL if invalid else 0)
+    if not rows:
+        raise CliError(f"{roster_path}: no valid rows; nothing started")
+
+    settings = get_settings()
+    progress = _run_detachable(
+        launch(
+            settings,
+            cohort_id=cohort,
+            program=program,
+            start=start,
+            rows=rows,
+            batch_size=batch_size,
+            wait=wait,
+            quiet=as_json,
+        ),
+        cohort,
+    )
+    report["launch"] = progress.model_dump(mode="json")
+    if as_json:
+        emit_json(report)
+    elif wait:
+        say(
+            f"cohort {cohort}: {progress.processed} of {progress.total} journeys running"
+            + (f" ({progress.closed} had already ended)" if progress.closed else "")
+        )
+    if invalid:
+        say(
+            f"mentorflow: partial launch: {len(roster.invalid_lines)} row(s) skipped (lines "
+            f"{', '.join(map(str, roster.invalid_lines))})"
+        )
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+# ---- reports ------------------------------------------------------------------------------------------
+
+
+def _with_pool(func: Any) -> Any:
+    from worker.postgres import create_pool
+    from worker.settings import get_settings
+
+    async def go() -> Any:
+        pool = await create_pool(get_settings(), min_size=1, max_size=4)
+        try:
+            return await func(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(go())
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """Every cohort with its participants by mode."""
+    from activities.reports import MODES, list_cohorts
+
+    cohorts = _with_pool(list_cohorts)
+    if as_json:
+        emit_json([c.model_dump(mode="json") for c in cohorts])
+        return
+    rows = [
+        [c.cohort_id, c.program, c.start_date, c.participants, *(c.modes[m] for m in MODES)] for c in cohorts
+    ]
+    err.print(table("Cohorts", ["cohort", "program", "start", "participants", *MODES], rows))
+
+
+@app.command()
+def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
+    """Participants by mode and persona, milestones, emails sent and failed, next sends, launch progress."""
+    from activities.reports import MODES, cohort_status
+    from worker.settings import get_settings
+    from worker.temporal_client import connect
+
+    report = _with_pool(lambda pool: cohort_status(pool, cohort))
+    if report is None:
+        raise CliError(f"no cohort {cohort!r} (see `mentorflow cohort list`)")
+
+    async def launch_progress() -> LaunchProgress | None:
+        return await _progress(await connect(get_settings()), cohort)
+
+    progress = asyncio.run(launch_progress())
+    if as_json:
+        emit_json(
+            {
+                **report.model_dump(mode="json"),
+                "launch": progress.model_dump(mode="json") if progress else None,
+            }
+        )
+        return
+    c = report.cohort
+    err.print(
+        f"[bold]Cohort {c.cohort_id}[/bold]: program {c.program}, starts {c.start_date}, "
+        f"{c.participants} participants"
+    )
+    if progress is None:
+        say("launch: no launch workflow found")
+    else:
+        state = "done" if progress.done else "running"
+        say(f"launch: {progress.processed} of {progress.total} journeys started ({state})")
+    err.print(table("By mode", list(MODES), [[c.modes[m] for m in MODES]]))
+    err.print(table("By persona", ["persona", "participants"], list(report.personas.items())))
+    err.print(table("Milestones", ["milestone", "participants"], list(report.milestones.items())))
+    err.print(table("Emails", list(report.emails), [list(report.emails.values())]))
+    err.print(
+        table(
+            "Next sends",
+            ["participant", "at (UTC)", "nudge"],
+            [
+                [n.participant_id, f"{n.next_nudge_at:%Y-%m-%d %H:%M}", n.next_nudge_id]
+                for n in report.next_sends
+            ],
+        )
+    )
+
+
+# ---- steering a whole cohort ----------------------------------------------------------------------------
+
+
+def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any = None) -> None:
+    """Send one update to every journey of the cohort; rejections are counted with their reasons."""
+    from activities.reports import cohort_participants
+    from cli.participant import send_update
+    from worker.postgres import create_pool
+    from worker.settings import get_settings
+    from worker.temporal_client import connect
+
+    settings = get_settings()
+
+    async def go() -> dict[str, Any]:
+        pool = await create_pool(settings, min_size=1, max_size=4)
+        try:
+            client = await connect(settings)
+            ids = await cohort_participants(pool, cohort)
+            if not ids:
+                raise CliError(f"no cohort {cohort!r} (or it has no participants)")
+            gate = asyncio.Semaphore(STEER_CONCURRENCY)
+            batch = uuid.uuid4().hex[:12]
+            outcome: dict[str, Any] = {"applied": 0, "rejected": {}, "missing": 0}
+
+            async def one(pid: str) -> None:
+                async with gate:
+                    if before is not None:
+                        await before(pool, cohort, pid)
+                    ok, reason = await send_update(
+                        client, cohort, pid, update, make(f"staff-{update}-{batch}")
+                    )
+                    if ok:
+                        outcome["applied"] += 1
+                    elif reason is None:
+                        outcome["missing"] += 1
+                    else:
+                        outcome["rejected"][reason] = outcome["rejected"].get(reason, 0) + 1
+
+            await asyncio.gather(*(one(p) for p in ids))
+            return outcome
+        finally:
+            await pool.close()
+
+    outcome = asyncio.run(go())
+    if as_json:
+        emit_json({"cohort_id": cohort, "update": update, **outcome})
+        return
+    say(f"cohort {cohort}: {update} applied to {outcome['applied']} journeys")
+    for reason, n in outcome["rejected"].items():
+        say(f"  {n} rejected: {reason}")
+    if outcome["missing"]:
+        say(f"  {outcome['missing']} have no journey yet (launch still running?)")
+
+
+def until_option(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC) + timedelta(weeks=4)
+    day = parse_day("--until", value)
+    until = datetime.combine(day, time(0), tzinfo=UTC)
+    if until <= datetime.now(UTC):
+        raise CliError(f"--until {day}: date in the past")
+    return until
+
+
+@app.command()
+def pause(
+    cohort: str = typer.Argument(..., metavar="ID"),
+    until: str = typer.Option(
+        None, "--until", help="Resume on this date (UTC midnight); default in 4 weeks."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pause every journey of the cohort: no emails until the date (or `cohort resume`)."""
+    from activities.cohort_store import mark_paused
+    from domain import Pause
+
+    when = until_option(until)
+
+    async def before(pool: Any, c: str, pid: str) -> None:
+        await mark_paused(pool, c, pid, when)
+
+    steer_cohort(cohort, "pause", lambda cid: Pause(command_id=cid, until=when), as_json, before)
+
+
+@app.command()
+def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
+    """Resume every paused journey of the cohort."""
+    from activities.cohort_store import mark_paused
+    from domain import Resume
+
+    async def before(pool: Any, c: str, pid: str) -> None:
+        await mark_paused(pool, c, pid, None)
+
+    steer_cohort(cohort, "resume", lambda cid: Resume(command_id=cid), as_json, before)
+
+
+@app.command()
+def end(
+    cohort: str = typer.Argument(..., metavar="ID"),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: no journey of the cohort sends anything again."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """End the cohort now: every journey stops for good (as an unsubscribe from the program)."""
+    from activities.cohort_store import mark_unsubscribed
+    from domain import Unsubscribe
+
+    if not yes:
+        raise CliError(f"cohort end {cohort} stops every journey for good; add --yes to confirm")
+    steer_cohort(cohort, "unsubscribe", lambda cid: Unsubscribe(command_id=cid), as_json, mark_unsubscribed)

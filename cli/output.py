@@ -1,0 +1,40 @@
+"""Shared rendering: tables and progress on stderr for people, `--json` documents on stdout for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+# Messages, tables and progress: stderr, so stdout stays clean for data and --json.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print a JSON document on stdout instead of tables.")
+
+
+def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
+    if isinstance(data, BaseModel):
+        text = data.model_dump_json(indent=2)
+    else:
+        text = json.dumps(data, indent=2, default=str)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    out = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        out.add_column(col)
+    for row in rows:
+        out.add_row(*("-" if v is None else str(v) for v in row))
+    return out
+
+
+def say(message: str) -> None:
+    err.print(message, markup=False)

@@ -1,0 +1,333 @@
+"""`mentorflow participant show|milestone|persona|pause|resume|conference|unsubscribe ID`.
+
+Every change goes through the journey workflow's update, so the journey accepts or rejects it and the
+reason is printed (exit code 8 when rejected). Each call carries a fresh command id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cli.errors import EXIT_REJECTED, CliError
+from cli.output import JSON_OPTION, emit_json, err, say, table
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from domain import JourneyView
+
+app = typer.Typer(help="One participant: see the journey, steer it.", no_args_is_help=True)
+
+ID_ARG = typer.Argument(..., metavar="ID", help="The participant id from the roster.")
+COHORT_OPTION = typer.Option(None, "--cohort", help="The cohort (needed when the id is in several).")
+
+
+async def send_update(
+    client: Client, cohort: str, participant_id: str, update: str, command: Any
+) -> tuple[bool, str | None]:
+    """(accepted, reason). Not accepted with no reason: the journey does not exist or has closed."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from domain import JourneyView
+    from workflows.journey_models import journey_id
+
+    handle = client.get_workflow_handle(journey_id(cohort, participant_id))
+    try:
+        await handle.execute_update(update, command, id=command.command_id, result_type=JourneyView)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        return False, str(getattr(cause, "message", None) or cause or exc)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False, None
+        raise
+    return True, None
+
+
+async def _resolve(pool: Any, participant_id: str, cohort: str | None) -> str:
+    from activities.reports import cohorts_of_participant
+
+    cohorts = await cohorts_of_participant(pool, participant_id)
+    if cohort is not None:
+        if cohort not in cohorts:
+            raise CliError(f"no participant {participant_id!r} in cohort {cohort!r}")
+        return cohort
+    if not cohorts:
+        raise CliError(f"no participant {participant_id!r} in any cohort")
+    if len(cohorts) > 1:
+        raise CliError(f"participant {participant_id!r} is in cohorts {', '.join(cohorts)}; add --cohort")
+    return cohorts[0]
+
+
+def _render_view(view: JourneyView) -> None:
+    err.print(f"[bold]{view.journey_id}[/bold] ({view.program}): mode {view.mode}")
+    rows: list[list[object]] = [
+        ["personas", ", ".join(view.personas) or "-"],
+        ["milestones", ", ".join(view.milestones) or "-"],
+        ["suggested", ", ".join(view.suggested_personas) or "-"],
+        [
+            "next email",
+            f"{view.next_nudge_id} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC" if view.next_nudge_at else "-",
+        ],
+        ["paused until", view.paused_until],
+        ["emails sent", view.sends],
+        ["ends", view.ends_at],
+    ]
+    err.print(table("Journey", ["", ""], rows))
+
+
+def steer(
+    participant_id: str, cohort: str | None, update: str, command: Any, as_json: bool, before: Any = None
+) -> None:
+    from domain import JourneyView
+    from worker.postgres import create_pool
+    from worker.settings import get_settings
+    from worker.temporal_client import connect
+    from workflows.journey_models import journey_id
+
+    settings = get_settings()
+
+    async def go() -> JourneyView:
+        from temporalio.client import WorkflowUpdateFailedError
+        from temporalio.service import RPCError, RPCStatusCode
+
+        pool = await create_pool(settings, min_size=1, max_size=1)
+        try:
+            client = await connect(settings)
+            resolved = await _resolve(pool, participant_id, cohort)
+            wid = journey_id(resolved, participant_id)
+            if before is not None:
+                await before(pool, resolved, participant_id)
+        finally:
+            await pool.close()
+        handle = client.get_workflow_handle(wid)
+        try:
+            view: JourneyView = await handle.execute_update(
+                update, command, id=command.command_id, result_type=JourneyView
+            )
+            return view
+        except WorkflowUpdateFailedError as exc:
+            reason = str(getattr(exc.cause, "message", None) or exc.cause or exc)
+            say(f"mentorflow: rejected: {wid} {update}: {reason}")
+            raise typer.Exit(EXIT_REJECTED) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise CliError(f"no running journey {wid} (not launched yet, or it has ended)") from None
+            raise CliError(f"journey {wid}: {exc.message}") from None
+
+    view = asyncio.run(go())
+    if as_json:
+        emit_json(view)
+    else:
+        say(f"{update}: accepted")
+        _render_view(view)
+
+
+def command_id(update: str) -> str:
+    return f"staff-{update}-{uuid.uuid4().hex}"
+
+
+@app.command()
+def show(
+    participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
+) -> None:
+    """The journey (live, from its workflow), the event timeline and the emails (from Postgres)."""
+    from temporalio.service import RPCError
+
+    from activities.reports import participant_report
+    from domain import JourneyView
+    from worker.postgres import create_pool
+    from worker.settings import get_settings
+    from worker.temporal_client import connect
+    from workflows.journey_models import journey_id
+
+    settings = get_settings()
+
+    async def go() -> tuple[Any, JourneyView | None]:
+        pool = await create_pool(settings, min_size=1, max_size=1)
+        try:
+            client = await connect(settings)
+            resolved = await _resolve(pool, participant_id, cohort)
+            report = await participant_report(pool, resolved, participant_id)
+        finally:
+            await pool.close()
+        try:
+            handle = client.get_workflow_handle(journey_id(resolved, participant_id))
+            view = await handle.query("view", result_type=JourneyView)
+        except RPCError:
+            view = None  # not launched yet, or closed past retention: Postgres still tells the story
+        return report, view
+
+    report, view = asyncio.run(go())
+    if as_json:
+        emit_json(
+            {
+                "participant": report.model_dump(mode="json"),
+                "journey": view.model_dump(mode="json") if view else None,
+            }
+        )
+        return
+    err.print(
+        f"[bold]{report.name}[/bold] <{report.email}> · {report.participant_id} in {report.cohort_id} · "
+        f"{report.timezone}, {','.join(report.send_days)} at {report.send_time:%H:%M}"
+    )
+    if view is None:
+        say("journey: no workflow found (not launched yet, or ended)")
+    else:
+        _render_view(view)
+    err.print(
+        table(
+            "Timeline",
+            ["at (UTC)", "event", "detail"],
+            [
+                [
+                    f"{e.at:%Y-%m-%d %H:%M}",
+                    e.type,
+                    ", ".join(f"{k}={v}" for k, v in e.detail.items() if k != "command_id"),
+                ]
+                for e in report.events
+            ],
+        )
+    )
+    err.print(
+        table(
+            "Emails",
+            ["scheduled (UTC)", "nudge", "status", "subject"],
+            [[f"{m.scheduled_at:%Y-%m-%d %H:%M}", m.nudge_id, m.status, m.subject] for m in report.emails],
+        )
+    )
+
+
+@app.command()
+def milestone(
+    participant_id: str = ID_ARG,
+    milestone_id: str = typer.Argument(..., metavar="MILESTONE", help="A milestone id of the program."),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Record a milestone the participant achieved."""
+    from domain import RecordMilestone
+
+    cmd = RecordMilestone(command_id=command_id("milestone"), milestone_id=milestone_id)
+    steer(participant_id, cohort, "record_milestone", cmd, as_json)
+
+
+@app.command()
+def persona(
+    participant_id: str = ID_ARG,
+    action: str = typer.Argument(..., metavar="adopt|drop"),
+    name: str = typer.Argument(..., metavar="PERSONA"),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Adopt or drop a persona for the participant."""
+    from domain import AdoptPersona, DropPersona, Persona
+
+    known = [p.value for p in Persona]
+    if name not in known:
+        raise CliError(f"unknown persona {name!r} (one of {', '.join(known)})")
+    if action == "adopt":
+        steer(
+            participant_id,
+            cohort,
+            "adopt_persona",
+            AdoptPersona(command_id=command_id("adopt"), persona=Persona(name), source="staff"),
+            as_json,
+        )
+    elif action == "drop":
+        steer(
+            participant_id,
+            cohort,
+            "drop_persona",
+            DropPersona(command_id=command_id("drop"), persona=Persona(name)),
+            as_json,
+        )
+    else:
+        raise CliError(f"persona action {action!r}: expected adopt or drop")
+
+
+@app.command()
+def pause(
+    participant_id: str = ID_ARG,
+    until: str = typer.Option(
+        None, "--until", help="Resume on this date (UTC midnight); default in 4 weeks."
+    ),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pause the participant's emails until a date."""
+    from activities.cohort_store import mark_paused
+    from cli.cohort import until_option
+    from domain import Pause
+
+    when = until_option(until)
+
+    async def before(pool: Any, c: str, pid: str) -> None:
+        await mark_paused(pool, c, pid, when)
+
+    steer(participant_id, cohort, "pause", Pause(command_id=command_id("pause"), until=when), as_json, before)
+
+
+@app.command()
+def resume(
+    participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
+) -> None:
+    """Resume a paused participant."""
+    from activities.cohort_store import mark_paused
+    from domain import Resume
+
+    async def before(pool: Any, c: str, pid: str) -> None:
+        await mark_paused(pool, c, pid, None)
+
+    steer(participant_id, cohort, "resume", Resume(command_id=command_id("resume")), as_json, before)
+
+
+@app.command()
+def conference(
+    participant_id: str = ID_ARG,
+    name: str = typer.Option(..., "--name"),
+    starts: str = typer.Option(..., "--starts", help="YYYY-MM-DD"),
+    ends: str = typer.Option(..., "--ends", help="YYYY-MM-DD"),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA zone of the venue."),
+    hashtag: str = typer.Option("", "--hashtag"),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a conference: a prep email before, daily emails during, a recap after."""
+    from cli.cohort import parse_day
+    from domain import AddConference
+
+    starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
+    cmd = AddConference(
+        command_id=command_id("conference"),
+        conference_id=f"staff-{starts_on:%Y%m%d}-{uuid.uuid4().hex[:8]}",
+        name=name,
+        hashtag=hashtag if not hashtag or hashtag.startswith("#") else f"#{hashtag}",
+        starts_on=starts_on,
+        ends_on=ends_on,
+        timezone=timezone,
+    )
+    steer(participant_id, cohort, "add_conference", cmd, as_json)
+
+
+@app.command()
+def unsubscribe(
+    participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
+) -> None:
+    """Unsubscribe the participant: no email is sent again."""
+    from activities.cohort_store import mark_unsubscribed
+    from domain import Unsubscribe
+
+    steer(
+        participant_id,
+        cohort,
+        "unsubscribe",
+        Unsubscribe(command_id=command_id("unsubscribe")),
+        as_json,
+        mark_unsubscribed,
+    )
