@@ -16,6 +16,10 @@ SUB_APPS: dict[str, str] = {
     "temporal": "cli.temporal",
     "worker": "cli.worker",
     "web": "cli.web",
+    "program": "cli.program",
+    "cohort": "cli.cohort",
+    "participant": "cli.participant",
+    "mail": "cli.mail",
 }
 
 
