@@ -21,5 +21,8 @@ class ActivityDeps:
 
 
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    from activities.launch import LaunchActivities
+
     health = HealthActivities(deps.pool)
-    return [health.health_check]
+    launch = LaunchActivities(deps.pool)
+    return [health.health_check, launch.launch_batch]
