@@ -36,8 +36,9 @@ async def create_pool(settings: Settings, *, dsn: str | None = None, **kw: Any) 
         pool: asyncpg.Pool = await asyncpg.create_pool(target, **kw)
     except (OSError, TimeoutError, asyncpg.PostgresError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        verdict = "refused the connection" if isinstance(err, asyncpg.PostgresError) else "is unreachable"
         raise PostgresUnreachableError(
-            f"Postgres at {redact(target)} is unreachable: {reason}"
+            f"Postgres at {redact(target)} {verdict}: {reason}"
             "; is `mentorflow dev up` running or MENTORFLOW_DATABASE_URL set?"
         ) from None
     return pool

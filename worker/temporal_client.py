@@ -31,6 +31,24 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_api_key is not None
 
 
+def _reason(text: str) -> str:
+    # The SDK's connect errors are long Rust debug strings; keep the part a user acts on.
+    lowered = text.lower()
+    for needle, short in (
+        ("connectionrefused", "connection refused"),
+        ("connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("dns error", "host name not found"),
+        ("certificate", "TLS certificate problem"),
+        ("unauthenticated", "not authenticated (check MENTORFLOW_TEMPORAL_API_KEY or the TLS settings)"),
+        ("permissiondenied", "permission denied"),
+    ):
+        if needle in lowered:
+            return short
+    first = text.splitlines()[0] if text else "unknown error"
+    return first[:160]
+
+
 async def connect(
     settings: Settings, *, runtime: Runtime | None = None, connect_timeout: timedelta = timedelta(seconds=10)
 ) -> Client:
@@ -48,10 +66,10 @@ async def connect(
             connect_timeout=connect_timeout,
         )
     except RuntimeError as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = _reason(str(err))
         raise TemporalUnreachableError(
             f"Temporal at {settings.temporal_target} (namespace {settings.temporal_namespace!r}) "
-            f"is unreachable: {reason[:200]}; "
+            f"is unreachable: {reason}; "
             "is `mentorflow dev up` running or MENTORFLOW_TEMPORAL_ADDRESS set?"
         ) from None
 
