@@ -160,9 +160,8 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
             # The local send time holds across DST (a time in a DST gap moves to the transition).
             assert event.at == resolve_local(wall.date(), enroll.send_time or schedule.send_time, zone)
             if event.kind in CADENCE_KINDS:
-                assert WEEKDAYS[wall.weekday()] in (enroll.send_days or ()), (
-                    "cadence nudges only on send days"
-                )
+                send_days = enroll.send_days or schedule.send_days
+                assert WEEKDAYS[wall.weekday()] in send_days, "cadence nudges only on send days"
             if event.kind is NudgeKind.TRACK:
                 assert not state.in_burst, "bursts replace the track cadence"
                 assert state.dormant_since is None
