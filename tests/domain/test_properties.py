@@ -183,6 +183,8 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
         if isinstance(event, BurstStarted | BurstEnded):
             assert event.conference_id in conferences
     assert fold(JourneyState(), events) == final, "the fold of the events is the state"
+    # Continue-as-new carries the state as JSON.
+    assert JourneyState.model_validate_json(final.model_dump_json()) == final
     adapter = TypeAdapter(list[Event])
     assert adapter.validate_json(adapter.dump_json(events)) == events, "events survive JSON"
 
