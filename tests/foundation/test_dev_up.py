@@ -83,6 +83,7 @@ def stack_settings(tmp_path: Path) -> dict[str, str | int]:
         "dev_postgres_port": free_port(),
         "smtp_port": free_port(),
         "metrics_port": free_port(),
+        "web_port": free_port(),
         "log_format": "json",
     }
 
@@ -166,7 +167,9 @@ async def test_dev_up_serves_everything_and_stops_cleanly(
     assert "start-dev" in names and "postgres" in names
     assert up.stop() == 0
     assert alive(children) == [], [c.cmdline() for c in alive(children)]
-    for key in ("dev_temporal_port", "dev_ui_port", "dev_postgres_port", "smtp_port", "metrics_port"):
+    for key in stack_settings:
+        if not key.endswith("_port"):
+            continue
         assert not port_in_use(int(s[key])), key
 
     # Restart on the same state directory: yesterday's workflow and rows are there.
