@@ -55,7 +55,11 @@ class EmbeddedPostgres:
             ensure_user_exists,
         )
 
-        ensure_user_exists(_ROOT_RUNS_AS)
+        try:
+            ensure_user_exists(_ROOT_RUNS_AS)
+        except subprocess.CalledProcessError:
+            # Another process (a parallel test run) created it between the check and useradd.
+            pwd.getpwnam(_ROOT_RUNS_AS)
         self.user = _ROOT_RUNS_AS
         entry = pwd.getpwnam(_ROOT_RUNS_AS)
         self.data_dir.mkdir(parents=True, exist_ok=True)
