@@ -53,7 +53,8 @@ async def append_events(pool: asyncpg.Pool, data: AppendEventsInput) -> AppendEv
         if data.events:
             rows = await conn.fetch(
                 """
-                insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
+                insert into journey_events
+                    (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
                 select e.id, $1, $2, $3, e.type, e.at, e.payload
                 from unnest($4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
                      as e(id, type, at, payload)

@@ -34,12 +34,16 @@ class JourneyActivities:
             raise ApplicationError(str(err), type="ProgramNotFound", non_retryable=True) from None
         except TransientSmtpError as err:
             # Retried by the workflow's policy; the ledger row stays 'sending' so operators can see it.
-            activity.logger.warning("smtp transient failure", extra={"nudge_key": data.nudge_key, "error": str(err)})
+            activity.logger.warning(
+                "smtp transient failure", extra={"nudge_key": data.nudge_key, "error": str(err)}
+            )
             raise
         meter = activity.metric_meter()
         if result.status is SendStatus.SENT:
             meter.create_counter("mentorflow_emails_sent", "Emails accepted by the SMTP server").add(1)
         elif result.status is SendStatus.FAILED:
             meter.create_counter("mentorflow_emails_failed", "Emails refused for good (5xx)").add(1)
-            activity.logger.warning("email refused", extra={"nudge_key": data.nudge_key, "detail": result.detail})
+            activity.logger.warning(
+                "email refused", extra={"nudge_key": data.nudge_key, "detail": result.detail}
+            )
         return result

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 from enum import StrEnum
-from datetime import datetime
 
 import aiosmtplib
 from pydantic import BaseModel
@@ -68,15 +68,20 @@ async def deliver(settings: Settings, msg: EmailMessage) -> SmtpResult:
     """One SMTP conversation. 5xx comes back as REJECTED; anything transient raises."""
     host, port = settings.smtp_target
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    # Flattened here with our policy: aiosmtplib would re-fold headers at 78 columns and turn the
+    # one-click unsubscribe URL into an encoded word that no mail client can use.
+    raw = msg.as_bytes(policy=_POLICY.clone(linesep="\r\n"))
     try:
         await aiosmtplib.send(
-            msg,
+            raw,
+            sender=msg["From"].addresses[0].addr_spec,
+            recipients=[addr.addr_spec for addr in msg["To"].addresses],
             hostname=host,
             port=port,
             username=settings.smtp_user,
             password=password,
             use_tls=settings.smtp_security == "tls",
-            start_tls=True if settings.smtp_security == "starttls" else False,
+            start_tls=settings.smtp_security == "starttls",
             timeout=settings.smtp_timeout_seconds,
         )
     except aiosmtplib.SMTPRecipientsRefused as err:

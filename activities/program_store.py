@@ -25,7 +25,9 @@ class ProgramCache:
             return self._programs[cohort_id]
         async with self._lock:
             if cohort_id not in self._programs:
-                raw = await pool.fetchval("select program_json::text from cohorts where cohort_id = $1", cohort_id)
+                raw = await pool.fetchval(
+                    "select program_json::text from cohorts where cohort_id = $1", cohort_id
+                )
                 if raw is None:
                     raise ProgramNotFound(f"cohort {cohort_id!r} has no stored program")
                 self._programs[cohort_id] = Program.model_validate_json(raw)

@@ -21,8 +21,10 @@ class ActivityDeps:
 
 
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    from activities.journey import JourneyActivities
     from activities.launch import LaunchActivities
 
     health = HealthActivities(deps.pool)
     launch = LaunchActivities(deps.pool)
-    return [health.health_check, launch.launch_batch]
+    journey = JourneyActivities(deps)
+    return [health.health_check, launch.launch_batch, journey.append_events, journey.send_nudge]

@@ -32,7 +32,9 @@ class RenderedNudge:
     html: str
 
 
-def render_nudge(program: Program, nudge_id: str, context: dict[str, Any], links: list[Link]) -> RenderedNudge:
+def render_nudge(
+    program: Program, nudge_id: str, context: dict[str, Any], links: list[Link]
+) -> RenderedNudge:
     spec = next(n for n in program.spec.nudges if n.id == nudge_id)
     subject = _JINJA.from_string(spec.subject).render(context).strip()
     body_md = _JINJA.from_string(program.bodies[nudge_id]).render(context).strip()
@@ -46,7 +48,8 @@ def render_nudge(program: Program, nudge_id: str, context: dict[str, Any], links
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(subject)}</title></head>"
-        '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;max-width:40em;margin:auto;padding:1em">'
+        '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;'
+        'max-width:40em;margin:auto;padding:1em">'
         f"{_MARKDOWN.render(body_md)}"
         f'<ul style="list-style:none;padding:0;margin-top:1.5em">{buttons}</ul>'
         "</body></html>"

@@ -56,7 +56,6 @@ class SendNudgeResult(BaseModel):
     detail: str = ""
 
 
-
 async def send_nudge(
     settings: Settings, pool: asyncpg.Pool, programs: ProgramCache, data: SendNudgeInput
 ) -> SendNudgeResult:
@@ -85,7 +84,9 @@ async def send_nudge(
         if claimed["status"] != "sending":
             # Settled by an earlier attempt: never send twice.
             return SendNudgeResult(
-                status=SendStatus(claimed["status"]), message_id=claimed["message_id"], detail=claimed["error"]
+                status=SendStatus(claimed["status"]),
+                message_id=claimed["message_id"],
+                detail=claimed["error"],
             )
         person = await conn.fetchrow(
             """
@@ -147,7 +148,10 @@ def action_links(settings: Settings, program: Program, data: SendNudgeInput, now
     ]
     if spec.suggests:
         links.append(
-            Link(f"Try the {persona_title(spec.suggests)} persona", url(Action.PERSONA, {"persona": spec.suggests}))
+            Link(
+                f"Try the {persona_title(spec.suggests)} persona",
+                url(Action.PERSONA, {"persona": spec.suggests}),
+            )
         )
     links += [
         Link("Snooze for two weeks", url(Action.SNOOZE, {"weeks": "2"})),

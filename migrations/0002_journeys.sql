@@ -22,8 +22,12 @@ create table journey_events (
 );
 create index journey_events_participant on journey_events (cohort_id, participant_id, at);
 
-create rule journey_events_no_update as on update to journey_events do instead nothing;
-create rule journey_events_no_delete as on delete to journey_events do instead nothing;
+create function journey_events_append_only() returns trigger language plpgsql as $$
+begin
+    raise exception 'journey_events is append-only';
+end $$;
+create trigger journey_events_append_only before update or delete on journey_events
+    for each row execute function journey_events_append_only();
 
 -- Projection: where each journey stands. Written in the same transaction as its events.
 create table journey_status (

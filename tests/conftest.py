@@ -10,12 +10,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,13 +38,17 @@ TEMPLATE_DB = "mentorflow_template"
 
 
 @pytest.fixture(scope="session")
-async def pg_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(), unsafe_fast=True)
+async def pg_server() -> AsyncIterator[EmbeddedPostgres]:
+    # Not under pytest's tmp dir: every pytest session resets that to 0700, which locks out the
+    # unprivileged user Postgres runs as (when tests run as root) if another session starts meanwhile.
+    root = Path(tempfile.mkdtemp(prefix="mentorflow-test-pg-"))
+    server = EmbeddedPostgres(root / "data", port=free_port(), unsafe_fast=True)
     try:
         await server.start()
         yield server
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +120,16 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
     )
     try:
+        # Journeys upsert their search attributes; the test server needs them registered too (it can add
+        # but not list them, so this is the bare add).
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={
+                    k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in SEARCH_ATTRIBUTES
+                },
+            )
+        )
         yield env
     finally:
         await env.shutdown()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities import names as act
@@ -21,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         AdoptPersona,
         Command,
         DropPersona,
-        Enroll,
         Event,
         JourneyState,
         JourneyView,
@@ -31,17 +31,18 @@ with workflow.unsafe.imports_passed_through():
         Resume,
         Tick,
         Unsubscribe,
-        decide,
-        evolve,
+        decide_and_evolve,
         journey_view,
+        next_wake_up,
         validate,
     )
     from workflows import search_attributes as sa
     from workflows.journey_models import JourneyInput, journey_id
 
 # Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                     maximum_interval=timedelta(minutes=10))
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+)
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
@@ -53,6 +54,8 @@ class JourneyWorkflow:
     def __init__(self, data: JourneyInput) -> None:
         self._input = data
         self._state: JourneyState = data.state or JourneyState()
+        self._events_folded = data.events_folded
+        self._wake: datetime | None = next_wake_up(self._state, data.program) if data.state else None
         self._lock = asyncio.Lock()
         self._run_started = workflow.now()
         self._search_attributes: dict[str, object] = {}
@@ -62,27 +65,32 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, data: JourneyInput) -> JourneyView:
         if data.state is None:
-            await self._apply(Enroll.model_validate(data.enroll.model_dump() | {"command_id": "enroll"}))
+            await self._apply(data.enroll)
         while not self._state.finished:
-            wake = self._state.next_wake_up
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
-            timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
-            until_run_end = self._run_started + _RUN_SPAN - workflow.now()
-            if timeout is None or until_run_end < timeout:
-                timeout = max(until_run_end, timedelta(seconds=1))
+                workflow.continue_as_new(
+                    self._input.model_copy(
+                        update={"state": self._state, "events_folded": self._events_folded}
+                    )
+                )
+            wake = self._wake
+            # Wake at the next due instant, or at the run's end to continue as new; an update that changes
+            # the plan (a pause, a conference) ends the wait early.
+            run_end = self._run_started + _RUN_SPAN
+            until = run_end if wake is None else min(wake, run_end)
+            timeout = max(until - workflow.now(), timedelta(seconds=1))
             try:
                 await workflow.wait_condition(
-                    lambda: self._state.next_wake_up != wake or self._state.finished,
+                    lambda wake=wake: self._wake != wake or self._state.finished,  # type: ignore[misc]
                     timeout=timeout,
                     timeout_summary=self._waiting_for(),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if wake is not None and workflow.now() >= wake:
-                    await self._apply(Tick(command_id=f"tick:{wake.isoformat()}", at=wake))
+                    await self._apply(Tick())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return journey_view(self._state, workflow.now())
+        return self._view()
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -92,14 +100,16 @@ class JourneyWorkflow:
             or workflow.now() - self._run_started >= _RUN_SPAN
         )
 
-    async def _apply(self, command: Command) -> list[Event]:
-        """Decide, fold, then perform: sends first, then the append, so the store never runs ahead."""
+    async def _apply(self, command: Command) -> None:
+        """Decide and fold, then perform: sends first, then the append, so the store never runs ahead."""
         async with self._lock:
-            decision = decide(self._state, command, workflow.now(), self._input.program)
+            decision, self._state = decide_and_evolve(
+                self._state, command, workflow.now(), self._input.program
+            )
+            self._wake = decision.next_wake_up
             if not decision.events:
-                return []
-            for event in decision.events:
-                self._state = evolve(self._state, event)
+                return
+            self._events_folded += len(decision.events)
             for event in decision.events:
                 if isinstance(event, NudgeSent):
                     await self._send(event)
@@ -112,12 +122,11 @@ class JourneyWorkflow:
                 summary=f"record {len(decision.events)} event(s)",
             )
             self._publish()
-            return list(decision.events)
 
     async def _send(self, event: NudgeSent) -> None:
         conference = None
-        if event.conference_id is not None:
-            conf = self._state.conferences[event.conference_id]
+        conf = self._state.conference(event.conference_id) if event.conference_id else None
+        if conf is not None:
             conference = ConferenceInfo(
                 name=conf.name, hashtag=conf.hashtag, starts_on=conf.starts_on, ends_on=conf.ends_on
             )
@@ -131,10 +140,10 @@ class JourneyWorkflow:
                 nudge_key=event.nudge_key,
                 kind=event.kind,
                 scheduled_at=event.at,
-                personas=sorted(self._state.personas),
+                personas=[p.value for p in self._state.personas],
                 achieved=list(self._state.milestones),
                 conference=conference,
-                weeks_left=self._state.weeks_left(event.at, self._input.program),
+                weeks_left=max((self._state.ends_at - event.at).days // 7, 0) if self._state.ends_at else 0,
             ),
             result_type=SendNudgeResult,
             start_to_close_timeout=timedelta(minutes=2),
@@ -143,19 +152,24 @@ class JourneyWorkflow:
         )
 
     def _append_input(self, events: list[Event]) -> AppendEventsInput:
-        view = journey_view(self._state, workflow.now())
+        view = self._view()
         return AppendEventsInput(
             workflow_id=workflow.info().workflow_id,
             cohort_id=self._input.cohort_id,
             participant_id=self._input.participant_id,
             events=[
-                StoredEvent(id=e.id, type=e.type, at=e.at, payload=e.model_dump(mode="json", exclude={"id", "type", "at"}))
+                StoredEvent(
+                    id=e.id,
+                    type=e.type,
+                    at=e.at,
+                    payload=e.model_dump(mode="json", exclude={"id", "type", "at"}),
+                )
                 for e in events
             ],
             projection=JourneyProjection(
-                version=self._state.version,
-                mode=view.mode,
-                personas=list(view.personas),
+                version=self._events_folded,
+                mode=view.mode.value,
+                personas=[p.value for p in view.personas],
                 milestones=dict(self._state.milestones),
                 next_nudge_at=view.next_nudge_at,
                 next_nudge_id=view.next_nudge_id,
@@ -165,22 +179,28 @@ class JourneyWorkflow:
 
     # ---- what operators see ---------------------------------------------------------------------------
 
+    def _view(self) -> JourneyView:
+        return journey_view(self._state, self._input.program)
+
     def _waiting_for(self) -> str:
-        view = journey_view(self._state, workflow.now())
+        view = self._view()
         if view.next_nudge_at is None:
-            return f"{view.mode}: nothing scheduled"
-        return f"{view.mode}: next {view.next_nudge_id or 'wake-up'} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC"
+            return f"{view.mode.value}: nothing scheduled"
+        what = view.next_nudge_id or "wake-up"
+        return f"{view.mode.value}: next email {what} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC"
 
     def _publish(self) -> None:
-        view = journey_view(self._state, workflow.now())
-        updates = [
+        view = self._view()
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.COHORT.value_set(self._input.cohort_id),
             sa.PROGRAM.value_set(self._input.program.name),
-            sa.MODE.value_set(view.mode),
-            sa.PERSONAS.value_set(sorted(view.personas)),
-            sa.NEXT_NUDGE_AT.value_set(view.next_nudge_at) if view.next_nudge_at else sa.NEXT_NUDGE_AT.value_unset(),
+            sa.MODE.value_set(view.mode.value),
+            sa.PERSONAS.value_set([p.value for p in view.personas]),
+            sa.NEXT_NUDGE_AT.value_set(view.next_nudge_at)
+            if view.next_nudge_at
+            else sa.NEXT_NUDGE_AT.value_unset(),
         ]
-        current = {u.key.name: getattr(u, "value", None) for u in updates}
+        current = {u.key.name: getattr(u, "value", None) for u in updates}  # upsert only what changed
         if current != self._search_attributes:
             workflow.upsert_search_attributes(updates)
             self._search_attributes = current
@@ -188,8 +208,8 @@ class JourneyWorkflow:
         workflow.set_current_details(
             f"**Participant** `{self._input.participant_id}` in cohort `{self._input.cohort_id}` "
             f"({self._input.program.name})\n\n"
-            f"- **Mode:** {view.mode}\n"
-            f"- **Personas:** {', '.join(sorted(view.personas)) or 'none'}\n"
+            f"- **Mode:** {view.mode.value}\n"
+            f"- **Personas:** {', '.join(p.value for p in view.personas) or 'none'}\n"
             f"- **Milestones:** {milestones}\n"
             f"- **Emails sent:** {view.sends}\n"
             f"- **Waiting for:** {self._waiting_for()}\n"
@@ -199,7 +219,7 @@ class JourneyWorkflow:
 
     async def _update(self, command: Command) -> JourneyView:
         await self._apply(command)
-        return journey_view(self._state, workflow.now())
+        return self._view()
 
     def _validate(self, command: Command) -> None:
         reason = validate(self._state, command, workflow.now(), self._input.program)
@@ -264,7 +284,7 @@ class JourneyWorkflow:
 
     @workflow.query
     def view(self) -> JourneyView:
-        return journey_view(self._state, workflow.now())
+        return self._view()
 
 
 __all__ = ["JourneyInput", "JourneyWorkflow", "journey_id"]

@@ -29,3 +29,4 @@ class JourneyInput(BaseModel):
     enroll: Enroll
     # Carried across continue-as-new; None on the first run.
     state: JourneyState | None = None
+    events_folded: int = 0  # the projection's version: an older write never overwrites a newer one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.journey import JourneyWorkflow
 from workflows.launch import CohortLaunchWorkflow
 
-WORKFLOWS: list[type] = [CohortLaunchWorkflow]
+WORKFLOWS: list[type] = [JourneyWorkflow, CohortLaunchWorkflow]

@@ -1,0 +1,161 @@
+"""The send activity against a real Postgres and real SMTP servers: once, and only once."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from activities.mailer import TransientSmtpError
+from activities.program_store import ProgramCache
+from activities.send_nudge import SendNudgeInput, SendStatus, send_nudge
+from worker.devstack import MailSink, free_port
+from worker.program_files import load_program
+from worker.settings import Settings
+
+PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
+WORKFLOW_ID = "journey-c1-p1"
+
+
+@pytest.fixture
+async def cohort(db_pool: asyncpg.Pool) -> None:
+    program = load_program(PROGRAM_DIR)
+    await save_cohort(db_pool, "c1", program, datetime(2026, 12, 1).date())
+    await save_participants(
+        db_pool,
+        "c1",
+        [
+            ParticipantRecord(
+                participant_id="p1",
+                name="Ada Okafor",
+                email="ada@example.org",
+                timezone="America/New_York",
+                send_days=["tue", "thu"],
+                send_time=time(8, 30),
+            )
+        ],
+    )
+
+
+def _input(nudge_key: str = "welcome") -> SendNudgeInput:
+    return SendNudgeInput(
+        workflow_id=WORKFLOW_ID,
+        cohort_id="c1",
+        participant_id="p1",
+        nudge_id="welcome",
+        nudge_key=nudge_key,
+        kind="welcome",
+        scheduled_at=datetime(2026, 12, 1, 13, 30, tzinfo=UTC),
+    )
+
+
+def _settings(settings: Settings, port: int) -> Settings:
+    return settings.model_copy(update={"smtp_port": port})
+
+
+async def _ledger(pool: asyncpg.Pool, key: str = "welcome") -> asyncpg.Record:
+    row = await pool.fetchrow(
+        "select * from send_ledger where workflow_id = $1 and nudge_key = $2", WORKFLOW_ID, key
+    )
+    assert row is not None
+    return row
+
+
+async def test_sends_once_with_unsubscribe_headers(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    result = await send_nudge(settings, db_pool, ProgramCache(), _input())
+    assert result.status is SendStatus.SENT
+    [path] = mail_sink.messages()
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "Ada Okafor <ada@example.org>"
+    assert msg["Message-ID"] == result.message_id
+    assert len(msg.get_all("List-Unsubscribe") or []) == 1
+    assert msg["List-Unsubscribe"].startswith("<http://") and "/a/unsubscribe/" in msg["List-Unsubscribe"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    raw = path.read_bytes().decode()
+    unsub_line = next(line for line in raw.splitlines() if line.startswith("List-Unsubscribe:"))
+    assert unsub_line.endswith(">"), "the one-click header must not be folded"
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Ada" in text and "Unsubscribe:" in text
+    assert "<a href=" in html and "Unsubscribe" in html
+    assert (await _ledger(db_pool))["status"] == "sent"
+
+    # A retry after the send (say the worker died before reporting) sends nothing more.
+    again = await send_nudge(settings, db_pool, ProgramCache(), _input())
+    assert again.status is SendStatus.SENT and again.message_id == result.message_id
+    assert len(mail_sink.messages()) == 1
+
+
+async def test_unsubscribed_participant_gets_nothing(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    await db_pool.execute("update participants set unsubscribed_at = now() where participant_id = 'p1'")
+    result = await send_nudge(settings, db_pool, ProgramCache(), _input())
+    assert result.status is SendStatus.SUPPRESSED
+    assert mail_sink.messages() == []
+    assert (await _ledger(db_pool))["status"] == "suppressed"
+
+
+class _Refusing:
+    """A real SMTP server that refuses every recipient with the given reply."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.attempts = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.attempts += 1
+        return self.reply
+
+
+@pytest.fixture
+async def refusing_smtp() -> AsyncIterator[tuple[_Refusing, int]]:
+    handler = _Refusing("550 5.1.1 mailbox unavailable")
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+async def test_550_is_recorded_as_failed_without_retry(
+    settings: Settings, db_pool: asyncpg.Pool, cohort: None, refusing_smtp: tuple[_Refusing, int]
+) -> None:
+    handler, port = refusing_smtp
+    result = await send_nudge(_settings(settings, port), db_pool, ProgramCache(), _input())
+    assert result.status is SendStatus.FAILED
+    assert "550" in result.detail
+    row = await _ledger(db_pool)
+    assert row["status"] == "failed" and "550" in row["error"]
+    # Settled: a repeat does not talk to the server again.
+    await send_nudge(_settings(settings, port), db_pool, ProgramCache(), _input())
+    assert handler.attempts == 1
+
+
+async def test_4xx_retries_then_sends_once(
+    settings: Settings,
+    db_pool: asyncpg.Pool,
+    cohort: None,
+    refusing_smtp: tuple[_Refusing, int],
+    mail_sink: MailSink,
+) -> None:
+    handler, port = refusing_smtp
+    handler.reply = "451 4.3.0 try again later"
+    with pytest.raises(TransientSmtpError, match="451"):
+        await send_nudge(_settings(settings, port), db_pool, ProgramCache(), _input())
+    row = await _ledger(db_pool)
+    assert row["status"] == "sending", "a transient failure leaves the row visible as in flight"
+    result = await send_nudge(settings, db_pool, ProgramCache(), _input())
+    assert result.status is SendStatus.SENT
+    assert len(mail_sink.messages()) == 1
+    assert (await _ledger(db_pool))["attempts"] == 2
