@@ -486,3 +486,50 @@ def end(
     if not yes:
         raise CliError(f"cohort end {cohort} stops every journey for good; add --yes to confirm")
     steer_cohort(cohort, "unsubscribe", lambda cid: Unsubscribe(command_id=cid), as_json, mark_unsubscribed)
+
+
+# ---- the demo cohort of `mentorflow dev up --demo` -------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_ROSTER = REPO / "samples" / "roster.csv"
+SAMPLE_PROGRAM = REPO / "programs" / "medtwitter"
+
+
+async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
+    """Launch `demo-YYYYMMDD` from samples/roster.csv with first sends a few seconds from now, then idle.
+
+    A failure is reported on one line and leaves the stack running.
+    """
+    from domain.roster import demo_send_now
+    from worker.program_files import load_program
+
+    today = date.today()
+    cohort_id = f"demo-{today:%Y%m%d}"
+    try:
+        program = load_program(SAMPLE_PROGRAM)
+        from cli.roster_file import load_roster
+
+        roster = load_roster(SAMPLE_ROSTER, program=program.spec, today=today)
+        for problem in roster.problems:
+            say(f"mentorflow: demo: skipped: {problem.message(str(SAMPLE_ROSTER))}")
+        rows = demo_send_now(roster.rows, datetime.now(UTC) + timedelta(seconds=20), program.spec.schedule)
+        progress = await launch(
+            settings,
+            cohort_id=cohort_id,
+            program=program,
+            start=today,
+            rows=rows,
+            batch_size=100,
+            wait=True,
+            quiet=True,
+        )
+    except Exception as exc:  # the stack stays up; the demo is a convenience
+        say(f"mentorflow: demo: not launched: {' '.join(str(exc).split())[:300]}")
+    else:
+        ui = f"http://127.0.0.1:{settings.dev_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+        say(
+            f"mentorflow: demo: cohort {cohort_id} launched ({progress.processed} journeys). "
+            f"Welcome emails arrive within a minute: `mentorflow mail list` or {settings.mail_dir}/. "
+            f"Journeys: {ui}?query=MentorflowCohort%3D%22{cohort_id}%22"
+        )
+    await stop.wait()

@@ -98,10 +98,21 @@ async def _up(settings: Settings) -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Also launch a demo cohort from samples/roster.csv (welcome emails within a minute).",
+    ),
+) -> None:
     """Start Temporal + Web UI, Postgres (migrated), the mail sink and the worker; Ctrl-C stops all."""
     from worker.logging import configure_logging
     from worker.settings import get_settings
+
+    if demo:
+        from cli.cohort import demo_service
+
+        EXTRA_SERVICES.append(demo_service)
 
     settings = get_settings()
     configure_logging(settings)

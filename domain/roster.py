@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError
 
 from domain.personas import Persona
-from domain.program import ProgramSpec, send_preference_problems
-from domain.timing import WEEKDAYS, Weekday, is_valid_zone
+from domain.program import ProgramSpec, Schedule, send_preference_problems
+from domain.timing import WEEKDAYS, Weekday, in_quiet_hours, is_valid_zone, local_datetime, weekday_of
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("participant_id", "name", "email", "timezone")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -328,3 +328,22 @@ def _check_row(
         mission=check.text("mission") or None,
         conferences=conferences,
     )
+
+
+def demo_send_now(rows: Sequence[RosterRow], now: datetime, schedule: Schedule) -> list[RosterRow]:
+    """For the demo only: each participant's first send slot moved to `now` local, so welcome emails go
+    out within a minute. A participant for whom `now` is a quiet hour or day keeps their own slot."""
+    out: list[RosterRow] = []
+    for row in rows:
+        wall = local_datetime(now, row.timezone)
+        day = weekday_of(wall.date())
+        if day in schedule.quiet_days or in_quiet_hours(
+            wall.time(), schedule.quiet_start, schedule.quiet_end
+        ):
+            out.append(row)
+            continue
+        days = row.send_days if day in row.send_days else (*row.send_days, day)
+        out.append(
+            row.model_copy(update={"send_days": days, "send_time": wall.time().replace(microsecond=0)})
+        )
+    return out
