@@ -1,0 +1,1 @@
+"""Benchmarks of mentorflow against raw Temporal on the same machine."""
