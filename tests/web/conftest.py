@@ -12,12 +12,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from domain import JourneyView
 from domain.program import Program
 from web.app import create_app
 from web.journeys import Journeys
@@ -118,3 +122,71 @@ def future(days: int) -> date:
 
 
 Signer = Callable[..., str]
+
+
+@pytest.fixture
+async def worker(web_settings: Settings) -> AsyncIterator[None]:
+    """The real worker, in-process, on this test's task queue (emails link to this test's web app)."""
+    from worker.main import run_worker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(web_settings, stop=stop))
+    await asyncio.sleep(0)
+    yield
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+async def start_journey(
+    client: Client, settings: Settings, program: Program, workflow_id: str = WORKFLOW_ID
+) -> WorkflowHandle[Any, Any]:
+    from domain import Enroll
+    from workflows.journey import JourneyInput, JourneyWorkflow
+
+    cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}-")
+    data = JourneyInput(
+        cohort_id=cohort_id,
+        participant_id=participant_id,
+        program=program.spec,
+        enroll=Enroll(
+            command_id="enroll",
+            journey_id=workflow_id,
+            program=program.spec.name,
+            timezone="America/New_York",
+            send_days=("tue", "thu"),
+            start=datetime.now(UTC) - timedelta(minutes=1),
+        ),
+    )
+    return await client.start_workflow(
+        JourneyWorkflow.run, data, id=workflow_id, task_queue=settings.task_queue
+    )
+
+
+@pytest.fixture
+async def journey(
+    temporal_env: WorkflowEnvironment, web_settings: Settings, program: Program, cohort: str, worker: None
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """The participant's journey, running on the dev server with the in-process worker."""
+    handle = await start_journey(temporal_env.client, web_settings, program)
+    await wait_enrolled(handle)
+    yield handle
+    with contextlib.suppress(Exception):
+        await handle.terminate("test over")
+
+
+async def view(handle: WorkflowHandle[Any, Any]) -> JourneyView:
+    from domain import JourneyView as View
+
+    result: View = await handle.query("view", result_type=View)
+    return result
+
+
+async def wait_enrolled(handle: WorkflowHandle[Any, Any]) -> None:
+    """Emails (and so links) exist only once the journey has enrolled; wait for that first step."""
+    from domain import Mode
+
+    for _ in range(200):
+        if (await view(handle)).mode is not Mode.NOT_ENROLLED:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id} did not enroll")
