@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -31,6 +31,7 @@ from workflows.journey_models import JourneyInput, journey_id
 LAUNCH_BATCH = "launch_journey_batch"
 # Journeys started concurrently by one batch: enough to use the server, few enough for a 2-core machine.
 START_CONCURRENCY = 16
+_ENROL_WAIT_TRIES = 100
 
 
 class LaunchBatchInput(BaseModel):
@@ -107,14 +108,25 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput, con
             ends_on=conf.ends_on,
             timezone=conf.timezone,
         )
+        await _add_conference(handle, command, wid)
+    return True
+
+
+async def _add_conference(handle: WorkflowHandle[Any, Any], command: AddConference, wid: str) -> None:
+    # A journey just started may not have applied its enrolment yet: wait for it, briefly.
+    for _ in range(_ENROL_WAIT_TRIES):
         try:
             await handle.execute_update("add_conference", command, id=command.command_id)
+            return
         except WorkflowUpdateFailedError as exc:
-            # Rejected (e.g. the journey already ended): the roster asked, the journey said no; keep going.
-            activity.logger.info(
-                "roster conference rejected", extra={"workflow_id": wid, "reason": str(exc.cause)}
-            )
-    return True
+            reason = str(getattr(exc.cause, "message", None) or exc.cause)
+            if "not enrolled" in reason:
+                await asyncio.sleep(0.2)
+                continue
+            # Rejected for good (e.g. the journey already ended): the roster asked, the journey said no.
+            activity.logger.info("roster conference rejected", extra={"workflow_id": wid, "reason": reason})
+            return
+    raise RuntimeError(f"{wid} did not enrol in time; the batch is retried")
 
 
 class LaunchActivities:

@@ -36,7 +36,9 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
     settings, temporal_env, tmp_path, database
 ):
     program = write_program(tmp_path / "program")
-    path = roster(tmp_path / "roster.csv", rows(5))
+    conf_start = date.today() + timedelta(days=20)
+    conference = f"Kidney Week|{conf_start}|{conf_start + timedelta(days=2)}|America/Denver|KidneyWk"
+    path = roster(tmp_path / "roster.csv", [*rows(4), f"p0004,Zed,z@example.org,UTC,,,,,,{conference}"])
     args = ["cohort", "start", str(path), "--cohort", "c1", "--program", str(program), "--start-date", START]
     async with worker(settings):
         first = await cli(settings, *args, "--json", cwd=tmp_path)
@@ -50,6 +52,11 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
             runs[desc.id] = desc.run_id
             assert desc.status == WorkflowExecutionStatus.RUNNING
             assert await desc.static_summary() == f"participant p{i:04d} · cohort c1 · program small"
+        # The roster's conference reached the journey (added right after it started).
+        shown = json.loads(
+            (await cli(settings, "participant", "show", "p0004", "--json", cwd=tmp_path)).stdout
+        )
+        assert [b["name"] for b in shown["journey"]["upcoming_bursts"]] == ["Kidney Week"]
         second = await cli(settings, *args, cwd=tmp_path)
         assert second.returncode == 0, second.stderr
         assert "0 new" in second.stderr
