@@ -10,6 +10,7 @@ import httpx
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.intents import action_id_for, find_participant, record_action
 from domain import Mode, Persona
 from domain.program import Program
 from tests.web.conftest import (
@@ -21,8 +22,9 @@ from tests.web.conftest import (
     view,
     wait_enrolled,
 )
-from web.journeys import Journeys, apply_pending_intents
-from web.tokens import Action
+from web.actions import plan_persona
+from web.journeys import Journeys, apply_intents, apply_pending_intents
+from web.tokens import Action, verify_link
 from worker.settings import Settings
 
 
@@ -150,21 +152,26 @@ async def test_one_click_unsubscribe_reaches_the_journey_and_works_after_it_ende
     db_pool: asyncpg.Pool,
     journey: WorkflowHandle[Any, Any],
 ) -> None:
-    one_click = {
-        "content": b"List-Unsubscribe=One-Click",
-        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
-    }
-    got = await http.post(web.link(Action.UNSUBSCRIBE), **one_click)  # type: ignore[arg-type]
+    got = await one_click(http, web.link(Action.UNSUBSCRIBE))
     assert got.status_code == 200 and "set-cookie" not in got.headers and "location" not in got.headers
     assert (await view(journey)).mode is Mode.UNSUBSCRIBED
     assert (await participant_row(db_pool))["unsubscribed_at"] is not None
     await journey.result()  # an unsubscribed journey ends
 
     # Another email's link, after the journey ended: still 200, still recorded, no error.
-    again = await http.post(
-        web.link(Action.UNSUBSCRIBE, now=datetime.now(UTC) - timedelta(days=3)), **one_click
-    )  # type: ignore[arg-type]
+    again = await one_click(http, web.link(Action.UNSUBSCRIBE, now=datetime.now(UTC) - timedelta(days=3)))
     assert again.status_code == 200 and "You are unsubscribed" in again.text
+    last = (await intent_rows(db_pool))[-1]
+    assert (last["status"], last["detail"]) == ("pending", "the journey is not running")
+
+
+async def one_click(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """What a mail provider sends for RFC 8058: a bare form POST, no cookies, redirects not followed."""
+    return await http.post(
+        url,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_running(
@@ -179,10 +186,6 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
 ) -> None:
     # Temporal unreachable: recorded, pending, the participant told it is on its way.
     dead = web_settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
-    from activities.intents import action_id_for, find_participant, record_action
-    from web.actions import plan_persona
-    from web.journeys import apply_intents
-    from web.tokens import verify_link
 
     url = web.link(Action.PERSONA, {"persona": "consumer"})
     token = url.rsplit("/", 1)[1]
