@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from cli.errors import EXIT_INVALID, EXIT_REJECTED
+from cli.errors import EXIT_INVALID, EXIT_PARTIAL, EXIT_REJECTED
 from tests.cli.stack import cli, popen, roster, worker, write_program
 from workflows.launch import LaunchProgress, launch_id
 
@@ -217,3 +217,28 @@ async def test_steering_changes_the_journey_and_a_rejection_exits_with_the_reaso
         assert shown["journey"]["mode"] == "paused"
         types = [e["type"] for e in shown["participant"]["events"]]
         assert types[:1] == ["enrolled"] and "milestone_achieved" in types
+
+
+async def test_skip_invalid_starts_the_valid_rows_and_exits_partial(settings, temporal_env, tmp_path):
+    program = write_program(tmp_path / "program")
+    path = roster(tmp_path / "roster.csv", [*rows(2), "x1,Bad,bad-email,UTC,,,,,,"])
+    async with worker(settings):
+        done = await cli(
+            settings,
+            "cohort",
+            "start",
+            str(path),
+            "--cohort",
+            "sk",
+            "--program",
+            str(program),
+            "--start-date",
+            START,
+            "--skip-invalid",
+            "--json",
+            cwd=tmp_path,
+        )
+    assert done.returncode == EXIT_PARTIAL, done.stderr
+    assert "skipped: " in done.stderr and "line 4, column email: 'bad-email'" in done.stderr
+    assert json.loads(done.stdout)["launch"]["processed"] == 2
+    assert sorted(await journeys(temporal_env.client, "sk")) == ["journey-sk-p0000", "journey-sk-p0001"]
