@@ -7,7 +7,7 @@ executes the sends and the event-store append through activities, and sleeps unt
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -53,10 +53,18 @@ class JourneyWorkflow:
     @workflow.init
     def __init__(self, data: JourneyInput) -> None:
         self._input = data
-        self._state: JourneyState = data.state or JourneyState()
         self._events_folded = data.events_folded
-        self._wake: datetime | None = next_wake_up(self._state, data.program) if data.state else None
         self._lock = asyncio.Lock()
+        # Enrol at once, so an update that arrives with the start (a roster conference) already finds the
+        # journey enrolled; run() performs the enrolment's events before any update's.
+        self._enrolment: list[Event] = []
+        if data.state is None:
+            decision, self._state = decide_and_evolve(
+                JourneyState(), data.enroll, workflow.now(), data.program
+            )
+            self._enrolment, self._wake = list(decision.events), decision.next_wake_up
+        else:
+            self._state, self._wake = data.state, next_wake_up(data.state, data.program)
         self._run_started = workflow.now()
         self._search_attributes: dict[str, object] = {}
 
@@ -64,8 +72,14 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, data: JourneyInput) -> JourneyView:
-        if data.state is None:
-            await self._apply(data.enroll)
+        if self._enrolment:
+            async with self._lock:
+                await self._perform(self._enrolment)
+            self._enrolment = []
+        if not self._state.enrolled:
+            # The enrolment was refused (say the program already ended): nothing will ever be due.
+            workflow.logger.warning("journey not enrolled; closing", extra={"cohort": self._input.cohort_id})
+            return self._view()
         while not self._state.finished:
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -107,21 +121,24 @@ class JourneyWorkflow:
                 self._state, command, workflow.now(), self._input.program
             )
             self._wake = decision.next_wake_up
-            if not decision.events:
-                return
-            self._events_folded += len(decision.events)
-            for event in decision.events:
-                if isinstance(event, NudgeSent):
-                    await self._send(event)
-            await workflow.execute_activity(
-                act.APPEND_EVENTS,
-                self._append_input(decision.events),
-                result_type=AppendEventsResult,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_RETRY,
-                summary=f"record {len(decision.events)} event(s)",
-            )
-            self._publish()
+            await self._perform(decision.events)
+
+    async def _perform(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self._events_folded += len(events)
+        for event in events:
+            if isinstance(event, NudgeSent):
+                await self._send(event)
+        await workflow.execute_activity(
+            act.APPEND_EVENTS,
+            self._append_input(events),
+            result_type=AppendEventsResult,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary=f"record {len(events)} event(s)",
+        )
+        self._publish()
 
     async def _send(self, event: NudgeSent) -> None:
         conference = None
@@ -218,6 +235,8 @@ class JourneyWorkflow:
     # ---- updates and query ----------------------------------------------------------------------------
 
     async def _update(self, command: Command) -> JourneyView:
+        # The enrolment's events reach the store before anything an update adds.
+        await workflow.wait_condition(lambda: not self._enrolment)
         await self._apply(command)
         return self._view()
 
