@@ -38,6 +38,7 @@ async def test_operator_sees_who_where_and_what_next(
     )
     await save_participants(db_pool, "ops", [person])
     row = await db_pool.fetchrow("select * from participants where participant_id = 'p-42'")
+    assert row is not None
     data = journey_input("ops", row, PROGRAM.spec, start)
     async with build_worker(client, db_pool, settings):
         assert await start_journey(client, settings.task_queue, data, [])
