@@ -19,7 +19,7 @@ def test_readme_opens_with_run_and_test_commands() -> None:
     blocks = sh_blocks(before_first_section)
     assert len(blocks) == 2
     run, test = blocks
-    assert "\n" not in run and run.endswith("mentorflow dev up")
+    assert "\n" not in run and ".venv/bin/mentorflow dev up" in run
     assert "\n" not in test and test.endswith(".venv/bin/pytest")
     assert ".venv/bin/ruff check ." in test and ".venv/bin/mypy" in test
 
