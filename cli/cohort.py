@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -533,3 +534,7 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
             f"Journeys: {ui}?query=MentorflowCohort%3D%22{cohort_id}%22"
         )
     await stop.wait()
+
+
+# `cohort preview` lives in cli/preview.py (issue 6).
+app.command("preview")(importlib.import_module("cli.preview").preview)
