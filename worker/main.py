@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.registry import ActivityDeps, build_activities
+from worker.ledger_watch import watch_ledger
 from worker.logging import get_logger
 from worker.metrics import metrics_runtime
 from worker.postgres import create_pool
@@ -53,6 +55,8 @@ async def run_worker(
         worker = build_worker(client, pool, settings)
         run = asyncio.create_task(worker.run())
         stopped = asyncio.create_task(stop.wait())
+        runtime = client.service_client.config.runtime or Runtime.default()
+        watch = asyncio.create_task(watch_ledger(pool, runtime.metric_meter, stop))
         log.info(
             "worker started",
             task_queue=settings.task_queue,
@@ -64,6 +68,7 @@ async def run_worker(
             log.info("worker stopping; letting in-flight activities finish")
             await worker.shutdown()
         stopped.cancel()
+        watch.cancel()
         await run  # re-raises a worker crash
         log.info("worker stopped")
     finally:

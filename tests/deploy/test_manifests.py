@@ -42,7 +42,7 @@ SDK_METRICS = {
     "temporal_worker_task_slots_available",
     "temporal_worker_task_slots_used",
 }
-MENTORFLOW_METRICS = {"mentorflow_emails_failed_total", "mentorflow_ledger_sending_stuck"}
+MENTORFLOW_METRICS = {"mentorflow_emails_failed", "mentorflow_ledger_sending_stuck"}
 
 
 def _yaml_docs(path: Path) -> list[Any]:
@@ -288,7 +288,7 @@ def test_alert_rules_are_well_formed_and_use_only_known_metrics() -> None:
     assert {
         "temporal_activity_schedule_to_start_latency_bucket",
         "temporal_workflow_task_execution_failed",
-        "mentorflow_emails_failed_total",
+        "mentorflow_emails_failed",
         "mentorflow_ledger_sending_stuck",
     } <= used
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")

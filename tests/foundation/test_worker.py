@@ -22,9 +22,12 @@ from worker.settings import Settings
 @workflow.defn(sandboxed=False)
 class HealthProbe:
     @workflow.run
-    async def run(self) -> HealthResult:
+    async def run(self, activity_queue: str) -> HealthResult:
         result: HealthResult = await workflow.execute_activity(
-            "health_check", start_to_close_timeout=timedelta(seconds=10), result_type=HealthResult
+            "health_check",
+            task_queue=activity_queue,
+            start_to_close_timeout=timedelta(seconds=10),
+            result_type=HealthResult,
         )
         return result
 
@@ -39,18 +42,20 @@ async def test_worker_runs_health_check_on_postgres_and_stops(
     client = temporal_env.client
     stop = asyncio.Event()
     running = asyncio.create_task(run_worker(settings, stop=stop, client=client))
-    # The probe workflow runs on its own worker; its activity goes to the mentorflow worker.
+    # The probe workflow runs on its own worker and queue; its activity goes to the mentorflow worker.
+    probe_queue = f"probe-{uuid.uuid4().hex[:8]}"
     async with Worker(
         client,
-        task_queue=settings.task_queue,
+        task_queue=probe_queue,
         workflows=[HealthProbe],
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         workflow_id = f"health-{uuid.uuid4().hex[:8]}"
         result = await client.execute_workflow(
             HealthProbe.run,
+            settings.task_queue,
             id=workflow_id,
-            task_queue=settings.task_queue,
+            task_queue=probe_queue,
             execution_timeout=timedelta(seconds=30),
         )
     assert result == HealthResult(postgres_ok=True)

@@ -1,0 +1,70 @@
+"""Operators see send-ledger rows stuck in 'sending' as a Prometheus gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from worker.devstack import free_port
+from worker.ledger_watch import watch_ledger
+from worker.program_files import load_program
+
+PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+async def test_stuck_sending_rows_are_exported(db_pool: asyncpg.Pool) -> None:
+    await save_cohort(db_pool, "c", PROGRAM, datetime.now(UTC).date())
+    await save_participants(
+        db_pool,
+        "c",
+        [
+            ParticipantRecord(
+                participant_id="p",
+                name="N",
+                email="n@example.org",
+                timezone="UTC",
+                send_days=["tue"],
+                send_time=time(9),
+            )
+        ],
+    )
+    old = datetime.now(UTC) - timedelta(hours=1)
+    for key, status, at in (("a", "sending", old), ("b", "sending", datetime.now(UTC)), ("c", "sent", old)):
+        await db_pool.execute(
+            """
+            insert into send_ledger (workflow_id, nudge_key, cohort_id, participant_id, nudge_id, kind,
+                                     scheduled_at, status, message_id, updated_at)
+            values ('journey-c-p', $1, 'c', 'p', 'welcome', 'welcome', $3, $2, $1, $3)
+            """,
+            key,
+            status,
+            at,
+        )
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_ledger(db_pool, runtime.metric_meter, stop))
+    try:
+        for _ in range(50):
+            text = await asyncio.to_thread(_scrape, port)
+            lines = [
+                line for line in text.splitlines() if line.startswith("mentorflow_ledger_sending_stuck{")
+            ]
+            if lines:
+                break
+            await asyncio.sleep(0.1)
+        assert lines and lines[0].endswith(" 1"), lines
+    finally:
+        stop.set()
+        await task
