@@ -90,8 +90,12 @@ async def send_nudge(
             )
         person = await conn.fetchrow(
             """
-            select name, email, mentor_email, mission, unsubscribed_at, paused_until
-            from participants where cohort_id = $1 and participant_id = $2
+            select p.name, p.email, p.mission, p.unsubscribed_at, p.paused_until,
+                   -- a mentor who is in the cohort too is named; otherwise their address is all we know
+                   coalesce(m.name, p.mentor_email) as mentor
+            from participants p
+            left join participants m on m.cohort_id = p.cohort_id and lower(m.email) = lower(p.mentor_email)
+            where p.cohort_id = $1 and p.participant_id = $2
             """,
             data.cohort_id,
             data.participant_id,
@@ -108,7 +112,7 @@ async def send_nudge(
     context: dict[str, Any] = {
         "first_name": person["name"].split()[0] if person["name"].split() else person["name"],
         "program_title": program.spec.title,
-        "mentor_name": person["mentor_email"] or "",
+        "mentor_name": person["mentor"] or "",
         "mission": person["mission"] or "",
         "personas": [persona_title(p) for p in data.personas],
         "achieved": [milestone_title(program, m) for m in data.achieved],

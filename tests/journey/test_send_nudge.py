@@ -159,3 +159,30 @@ async def test_4xx_retries_then_sends_once(
     assert result.status is SendStatus.SENT
     assert len(mail_sink.messages()) == 1
     assert (await _ledger(db_pool))["attempts"] == 2
+
+
+async def test_mentor_in_the_cohort_is_named(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    await save_participants(
+        db_pool,
+        "c1",
+        [
+            ParticipantRecord(
+                participant_id="m1",
+                name="Rosa Lindqvist",
+                email="Rosa@Example.org",
+                timezone="Europe/Stockholm",
+                send_days=["tue"],
+                send_time=time(8, 30),
+            )
+        ],
+    )
+    await db_pool.execute(
+        "update participants set mentor_email = 'rosa@example.org' where participant_id = 'p1'"
+    )
+    await send_nudge(settings, db_pool, ProgramCache(), _input())
+    [path] = mail_sink.messages()
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Rosa Lindqvist" in text
