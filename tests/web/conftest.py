@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
@@ -30,6 +31,7 @@ from web.tokens import Action, link_url, sign_link
 from worker.devstack import free_port
 from worker.program_files import load_program
 from worker.settings import Settings
+from workflows import search_attributes as sa
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
 COHORT = "web1"
@@ -157,8 +159,16 @@ async def start_journey(
             start=datetime.now(UTC) - timedelta(minutes=1),
         ),
     )
+    # As the cohort launch starts it: the operator's summary and the cohort search attribute.
     return await client.start_workflow(
-        JourneyWorkflow.run, data, id=workflow_id, task_queue=settings.task_queue
+        JourneyWorkflow.run,
+        data,
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        static_summary=f"participant {participant_id} · cohort {cohort_id} · program {program.spec.name}",
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(sa.COHORT, cohort_id), SearchAttributePair(sa.PROGRAM, program.spec.name)]
+        ),
     )
 
 
