@@ -22,13 +22,16 @@ _STANDARD_RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
 )
 
+# uvicorn repeats each message with ANSI colours in `extra`.
+_NOISE = frozenset({"color_message"})
+
 
 def _extra_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     record = event_dict.get("_record")
     if record is None:
         return event_dict
     for key, value in vars(record).items():
-        if key in _STANDARD_RECORD_ATTRS or key.startswith("_") or key in event_dict:
+        if key in _STANDARD_RECORD_ATTRS or key in _NOISE or key.startswith("_") or key in event_dict:
             continue
         if isinstance(value, dict) and key.startswith("temporal_"):
             # temporal_workflow={"workflow_id": ...} -> workflow_id=...
