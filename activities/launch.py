@@ -31,7 +31,6 @@ from workflows.journey_models import JourneyInput, journey_id
 LAUNCH_BATCH = "launch_journey_batch"
 # Journeys started concurrently by one batch: enough to use the server, few enough for a 2-core machine.
 START_CONCURRENCY = 16
-_ENROL_WAIT_TRIES = 100
 
 
 class LaunchBatchInput(BaseModel):
@@ -113,20 +112,13 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput, con
 
 
 async def _add_conference(handle: WorkflowHandle[Any, Any], command: AddConference, wid: str) -> None:
-    # A journey just started may not have applied its enrolment yet: wait for it, briefly.
-    for _ in range(_ENROL_WAIT_TRIES):
-        try:
-            await handle.execute_update("add_conference", command, id=command.command_id)
-            return
-        except WorkflowUpdateFailedError as exc:
-            reason = str(getattr(exc.cause, "message", None) or exc.cause)
-            if "not enrolled" in reason:
-                await asyncio.sleep(0.2)
-                continue
-            # Rejected for good (e.g. the journey already ended): the roster asked, the journey said no.
-            activity.logger.info("roster conference rejected", extra={"workflow_id": wid, "reason": reason})
-            return
-    raise RuntimeError(f"{wid} did not enrol in time; the batch is retried")
+    # The journey enrols in its workflow init, so an update right after the start already finds it enrolled.
+    try:
+        await handle.execute_update("add_conference", command, id=command.command_id)
+    except WorkflowUpdateFailedError as exc:
+        # Rejected for good (e.g. the journey already ended): the roster asked, the journey said no.
+        reason = str(getattr(exc.cause, "message", None) or exc.cause)
+        activity.logger.info("roster conference rejected", extra={"workflow_id": wid, "reason": reason})
 
 
 class LaunchActivities:
