@@ -1,0 +1,141 @@
+"""SMTP faults at journey level (time-skipping server, real worker, Postgres and SMTP conversations).
+
+A 4xx is retried until the server accepts: one email, nothing lost. A 5xx ends that send as failed and
+the journey goes on to its next email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from aiosmtpd.smtp import SMTP
+from temporalio.testing import WorkflowEnvironment
+
+from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from activities.launch import journey_input, start_journey
+from domain.timing import start_of_local_day
+from worker.devstack import free_port
+from worker.devstack.mailsink import _StoreHandler
+from worker.main import build_worker
+from worker.program_files import load_program
+from worker.settings import load_settings
+
+PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
+TZ = "Europe/Berlin"
+
+
+class ScriptedSmtp(_StoreHandler):
+    """Answers RCPT with the scripted replies first (None: accept), then accepts and stores."""
+
+    def __init__(self, mail_dir: Path, replies: list[str | None]) -> None:
+        super().__init__(mail_dir)
+        self.replies = replies
+        self.rcpt_calls = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.rcpt_calls += 1
+        reply = self.replies.pop(0) if self.replies else None
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+async def scripted_smtp(tmp_path: Path) -> AsyncIterator[tuple[ScriptedSmtp, int]]:
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    handler = ScriptedSmtp(mail_dir, [])
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, hostname="scripted"), host="127.0.0.1", port=port
+    )
+    yield handler, port
+    server.close()
+    await server.wait_closed()
+
+
+async def _run_first_week(
+    env: WorkflowEnvironment, database: str, port: int, tmp_path: Path
+) -> list[asyncpg.Record]:
+    """Launch one journey, let its first week pass, and return its ledger rows."""
+    settings = load_settings(
+        state_dir=tmp_path / "state",
+        database_url=database,
+        smtp_port=port,
+        metrics_port=0,
+        task_queue=f"faults-{uuid.uuid4().hex[:8]}",
+    )
+    pool = await asyncpg.create_pool(database, min_size=1, max_size=5)
+    try:
+        now = await env.get_current_time()
+        today = now.astimezone(ZoneInfo(TZ)).date()
+        start = today + timedelta(days=7 - today.weekday())  # next Monday: welcome Tue, first track Thu
+        cohort = f"c{uuid.uuid4().hex[:8]}"  # journeys share the session's server: ids must not repeat
+        await save_cohort(pool, cohort, PROGRAM, start)
+        await save_participants(
+            pool,
+            cohort,
+            [
+                ParticipantRecord(
+                    participant_id="p",
+                    name="Lea Vogel",
+                    email="lea@example.org",
+                    timezone=TZ,
+                    send_days=["tue", "thu"],
+                    send_time=time(8, 30),
+                    personas=["consumer"],
+                )
+            ],
+        )
+        row = await pool.fetchrow("select * from participants where participant_id = 'p'")
+        assert row is not None
+        data = journey_input(cohort, row, PROGRAM.spec, start)
+        async with build_worker(env.client, pool, settings):
+            assert await start_journey(env.client, settings.task_queue, data, [])
+            handle = env.client.get_workflow_handle(data.enroll.journey_id)
+            await env.sleep(_until(now, start + timedelta(days=4)))  # past Thursday's send
+            await handle.terminate("test done")
+        return list(await pool.fetch("select * from send_ledger order by scheduled_at"))
+    finally:
+        await pool.close()
+
+
+def _until(now: datetime, day: date) -> timedelta:
+    return start_of_local_day(day, TZ) - now
+
+
+async def test_4xx_is_retried_until_accepted_once(
+    time_skipping_env: WorkflowEnvironment,
+    database: str,
+    scripted_smtp: tuple[ScriptedSmtp, int],
+    tmp_path: Path,
+) -> None:
+    handler, port = scripted_smtp
+    handler.replies = ["451 4.7.1 greylisted, try later"] * 3
+    ledger = await _run_first_week(time_skipping_env, database, port, tmp_path)
+    assert [(r["kind"], r["status"]) for r in ledger] == [("welcome", "sent"), ("track", "sent")]
+    assert ledger[0]["attempts"] == 4
+    assert len(list(handler.mail_dir.glob("*.eml"))) == 2
+
+
+async def test_5xx_fails_that_send_and_the_journey_goes_on(
+    time_skipping_env: WorkflowEnvironment,
+    database: str,
+    scripted_smtp: tuple[ScriptedSmtp, int],
+    tmp_path: Path,
+) -> None:
+    handler, port = scripted_smtp
+    handler.replies = ["550 5.1.1 no such mailbox"]
+    ledger = await _run_first_week(time_skipping_env, database, port, tmp_path)
+    assert [(r["kind"], r["status"]) for r in ledger] == [("welcome", "failed"), ("track", "sent")]
+    assert "550" in ledger[0]["error"] and ledger[0]["attempts"] == 1
+    assert len(list(handler.mail_dir.glob("*.eml"))) == 1
