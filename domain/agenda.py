@@ -146,11 +146,16 @@ def _capped_slot(state: JourneyState, program: ProgramSpec, not_before: datetime
     if cap <= 0:
         return None
     slot = _cadence_slot(state, program, not_before)
-    if (
-        slot is not None
-        and state.week_key == iso_week_key(slot, state.timezone)
-        and state.week_track_sends >= cap
-    ):
+    # `<=`: after a zone change westwards the local week can carry an earlier label than the one counted
+    # (see `_evolve_schedule`); it then needs two hops. Without a zone change `==` is what matches.
+    for _ in range(2):
+        if (
+            slot is None
+            or state.week_key is None
+            or iso_week_key(slot, state.timezone) > state.week_key
+            or state.week_track_sends < cap
+        ):
+            break
         slot = _cadence_slot(state, program, start_of_next_local_week(slot, state.timezone))
     return slot
 
@@ -232,7 +237,11 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
     candidates.append(Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP)))
     if state.paused_until is not None:
         candidates.append(Due(state.paused_until, Action.RESUME, f"resume:{state.paused_until.isoformat()}"))
-    elif state.dormant_since is None:
+    if state.ended_early_at is not None:
+        # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
+        # a burst under way stops too.
+        return _earliest(candidates, state.clock)
+    if state.paused_until is None and state.dormant_since is None:
         detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
         if detect < state.ends_at:
             candidates.append(Due(detect, Action.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
@@ -264,8 +273,11 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         cadence = _cadence(state, program)
         if cadence is not None:
             candidates.append(cadence)
+    return _earliest(candidates, state.clock)
+
+
+def _earliest(candidates: list[Due], clock: datetime) -> Due:
     # Something that fell due before the latest event (a conference added after its start) happens now.
-    clock = state.clock
     due = min(candidates, key=lambda d: (max(d.at, clock), d.action))
     return Due(max(due.at, clock), due.action, due.key, due.nudge, due.conference_id)
 

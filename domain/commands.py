@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,7 @@ from domain.events import UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, ProgramSpec, Weekdays, send_preference_problems
 from domain.state import JourneyState
-from domain.timing import is_valid_zone, local_date, utc
+from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
 
 # Longer "conferences" would make a burst the journey's normal cadence.
 MAX_CONFERENCE_DAYS = 31
@@ -74,6 +74,21 @@ class Unsubscribe(_Command):
     type: Literal["unsubscribe"] = "unsubscribe"
 
 
+class ChangeSchedule(_Command):
+    """New send preferences (participant or staff); None leaves that preference as it is."""
+
+    type: Literal["change_schedule"] = "change_schedule"
+    timezone: str | None = None
+    send_days: Weekdays | None = None
+    send_time: LocalTime | None = None
+
+
+class EndProgram(_Command):
+    """Staff end the program early: the recap goes at the next send slot, then the journey completes."""
+
+    type: Literal["end_program"] = "end_program"
+
+
 class Tick(_Command):
     """The journey's timer fired: apply whatever fell due."""
 
@@ -90,6 +105,8 @@ Command = Annotated[
     | Resume
     | AddConference
     | Unsubscribe
+    | ChangeSchedule
+    | EndProgram
     | Tick,
     Field(discriminator="type"),
 ]
@@ -135,6 +152,29 @@ def _conference_rejection(state: JourneyState, command: AddConference, now: date
     return None
 
 
+def _schedule_rejection(state: JourneyState, command: ChangeSchedule, program: ProgramSpec) -> str | None:
+    if command.timezone is not None and not is_valid_zone(command.timezone):
+        return f"unknown time zone {command.timezone!r}"
+    timezone, send_days, send_time = new_schedule(state, command)
+    problems = send_preference_problems(program.schedule, send_days, send_time)
+    if problems:
+        field, reason = problems[0]
+        return f"{field}: {reason}"
+    if (timezone, send_days, send_time) == (state.timezone, state.send_days, state.send_time):
+        return "nothing to change: the time zone, send days and send time are already these"
+    return None
+
+
+def new_schedule(state: JourneyState, command: ChangeSchedule) -> tuple[str, tuple[Weekday, ...], time]:
+    """The (time zone, send days in week order, send time) in force after `command`."""
+    days = state.send_days if command.send_days is None else command.send_days
+    return (
+        state.timezone if command.timezone is None else command.timezone,
+        tuple(d for d in WEEKDAYS if d in days),
+        state.send_time if command.send_time is None else command.send_time,
+    )
+
+
 def rejection(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> str | None:
     """Why `command` cannot apply to `state` (already caught up to `now`), or None."""
     if isinstance(command, Tick):
@@ -167,6 +207,12 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
                 return "the journey is not paused"
         case AddConference():
             return _conference_rejection(state, command, now)
+        case ChangeSchedule():
+            return _schedule_rejection(state, command, program)
+        case EndProgram():
+            assert state.ends_at is not None
+            if state.ended_early_at is not None or state.ends_at <= now:
+                return "the program is already ending: the recap goes out at the next send slot"
         case Unsubscribe():
             pass
     return None

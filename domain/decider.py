@@ -10,14 +10,17 @@ from domain.agenda import catch_up, next_due
 from domain.commands import (
     AddConference,
     AdoptPersona,
+    ChangeSchedule,
     Command,
     DropPersona,
+    EndProgram,
     Enroll,
     Pause,
     RecordMilestone,
     Resume,
     Tick,
     Unsubscribe,
+    new_schedule,
     rejection,
 )
 from domain.events import (
@@ -31,7 +34,9 @@ from domain.events import (
     PersonaAdopted,
     PersonaDropped,
     PersonaSuggested,
+    ProgramEndScheduled,
     Resumed,
+    ScheduleChanged,
     Unsubscribed,
 )
 from domain.personas import Persona
@@ -98,7 +103,7 @@ def _command_events(
         return f"{state.journey_id}/{command.command_id}/{len(events)}"
 
     # Any sign of life from the participant ends detected dormancy (and earns a welcome-back).
-    if state.dormant_since is not None and not isinstance(command, Unsubscribe | Tick):
+    if state.dormant_since is not None and not isinstance(command, Unsubscribe | EndProgram | Tick):
         events.append(DormancyEnded(id=ident(), kind="detected", at=now, command_id=cid))
     match command:
         case RecordMilestone():
@@ -139,6 +144,20 @@ def _command_events(
                     command_id=cid,
                 )
             )
+        case ChangeSchedule():
+            timezone, send_days, send_time = new_schedule(state, command)
+            events.append(
+                ScheduleChanged(
+                    id=ident(),
+                    timezone=timezone,
+                    send_days=send_days,
+                    send_time=send_time,
+                    at=now,
+                    command_id=cid,
+                )
+            )
+        case EndProgram():
+            events.append(ProgramEndScheduled(id=ident(), at=now, command_id=cid))
         case Unsubscribe():
             events.append(Unsubscribed(id=ident(), at=now, command_id=cid))
         case _:

@@ -128,6 +128,22 @@ class Resumed(_Event):
     reason: Literal["command", "until"] = "command"
 
 
+class ScheduleChanged(_Event):
+    """The send preferences in force from `at` on (all three, whichever the command changed)."""
+
+    type: Literal["schedule_changed"] = "schedule_changed"
+    timezone: str
+    send_days: tuple[Weekday, ...]
+    send_time: time
+
+
+class ProgramEndScheduled(_Event):
+    """Staff ended the program early: it now ends at `at`; the recap and `Completed` follow at the next
+    send slot, exactly as at the natural end."""
+
+    type: Literal["program_end_scheduled"] = "program_end_scheduled"
+
+
 class Unsubscribed(_Event):
     type: Literal["unsubscribed"] = "unsubscribed"
 
@@ -151,6 +167,8 @@ Event = Annotated[
     | DormancyEnded
     | Paused
     | Resumed
+    | ScheduleChanged
+    | ProgramEndScheduled
     | Unsubscribed
     | Completed,
     Field(discriminator="type"),

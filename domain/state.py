@@ -24,7 +24,9 @@ from domain.events import (
     PersonaAdopted,
     PersonaDropped,
     PersonaSuggested,
+    ProgramEndScheduled,
     Resumed,
+    ScheduleChanged,
     Unsubscribed,
     UtcDatetime,
 )
@@ -98,6 +100,7 @@ class JourneyState(BaseModel):
     last_checkin_at: UtcDatetime | None = None
     last_activity: UtcDatetime | None = None
     conferences: tuple[ConferenceState, ...] = ()
+    ended_early_at: UtcDatetime | None = None  # staff ended the program early (ends_at moved here)
     unsubscribed_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
 
@@ -244,11 +247,37 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
             return new.model_copy(update={"paused_until": event.until, "last_activity": _activity(new, at)})
         case Resumed():
             return new.model_copy(update={"paused_until": None, "last_activity": _activity(new, at)})
+        case ScheduleChanged():
+            return _evolve_schedule(new, event)
+        case ProgramEndScheduled():
+            ends_at = min(at, new.ends_at) if new.ends_at else at
+            return new.model_copy(update={"ended_early_at": at, "ends_at": ends_at})
         case Unsubscribed():
             return new.model_copy(update={"unsubscribed_at": at})
         case Completed():
             return new.model_copy(update={"completed_at": at})
     return new
+
+
+def _evolve_schedule(state: JourneyState, event: ScheduleChanged) -> JourneyState:
+    update: dict[str, object] = {
+        "timezone": event.timezone,
+        "send_days": event.send_days,
+        "send_time": event.send_time,
+        "last_activity": _activity(state, event.at),
+    }
+    if event.timezone != state.timezone:
+        # A conference told without a zone happens where the participant lived when they told us: pin it,
+        # so a burst keeps its days and daily send instants when the participant's zone changes.
+        update["conferences"] = tuple(
+            c if c.timezone is not None or c.ended else c.model_copy(update={"timezone": state.timezone})
+            for c in state.conferences
+        )
+    # The weekly cap across a zone change: the count is kept by local week label. Track sends counted in
+    # the old zone's week W still count against week W in the new zone, and a send in the new zone's
+    # week W-1 (still running there, say after moving west) counts against W too (see `_evolve_sent`), so
+    # a zone change never lets a week get more than the cap.
+    return state.model_copy(update=update)
 
 
 def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
@@ -261,8 +290,13 @@ def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
     match event.kind:
         case NudgeKind.TRACK:
             week = iso_week_key(at, state.timezone)
-            update["week_key"] = week
-            update["week_track_sends"] = state.week_track_sends + 1 if week == state.week_key else 1
+            if state.week_key is not None and week <= state.week_key:
+                # Same week; or an earlier label, which only a zone change westwards produces: that
+                # send counts against the week already counting (labels like 2026-W07 sort in order).
+                update["week_track_sends"] = state.week_track_sends + 1
+            else:
+                update["week_key"] = week
+                update["week_track_sends"] = 1
             if event.persona is not None:
                 update["persona_last_served"] = {**state.persona_last_served, event.persona.value: at}
         case NudgeKind.WELCOME:
