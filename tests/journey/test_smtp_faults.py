@@ -139,3 +139,68 @@ async def test_5xx_fails_that_send_and_the_journey_goes_on(
     assert [(r["kind"], r["status"]) for r in ledger] == [("welcome", "failed"), ("track", "sent")]
     assert "550" in ledger[0]["error"] and ledger[0]["attempts"] == 1
     assert len(list(handler.mail_dir.glob("*.eml"))) == 1
+
+
+async def test_worker_replaced_mid_journey_loses_and_repeats_nothing(
+    time_skipping_env: WorkflowEnvironment,
+    database: str,
+    scripted_smtp: tuple[ScriptedSmtp, int],
+    tmp_path: Path,
+) -> None:
+    """A worker that goes away (deploy, crash) and a fresh one that replays from history: same emails."""
+    env = time_skipping_env
+    handler, port = scripted_smtp
+    settings = load_settings(
+        state_dir=tmp_path / "state",
+        database_url=database,
+        smtp_port=port,
+        metrics_port=0,
+        task_queue=f"faults-{uuid.uuid4().hex[:8]}",
+    )
+    pool = await asyncpg.create_pool(database, min_size=1, max_size=5)
+    try:
+        now = await env.get_current_time()
+        today = now.astimezone(ZoneInfo(TZ)).date()
+        start = today + timedelta(days=7 - today.weekday())
+        cohort = f"c{uuid.uuid4().hex[:8]}"
+        await save_cohort(pool, cohort, PROGRAM, start)
+        await save_participants(
+            pool,
+            cohort,
+            [
+                ParticipantRecord(
+                    participant_id="p",
+                    name="Lea Vogel",
+                    email="lea@example.org",
+                    timezone=TZ,
+                    send_days=["tue", "thu"],
+                    send_time=time(8, 30),
+                    personas=["consumer"],
+                )
+            ],
+        )
+        row = await pool.fetchrow("select * from participants where cohort_id = $1", cohort)
+        assert row is not None
+        data = journey_input(cohort, row, PROGRAM.spec, start)
+        handle = env.client.get_workflow_handle(data.enroll.journey_id)
+        # The first worker keeps no sticky cache, so the test server hands the journey straight to the
+        # next worker instead of waiting out the sticky queue's timeout on a frozen clock.
+        first = settings.model_copy(update={"max_cached_workflows": 0})
+        async with build_worker(env.client, pool, first):
+            assert await start_journey(env.client, settings.task_queue, data, [])
+            await env.sleep(_until(now, start + timedelta(days=4)))
+        # A fresh worker has nothing cached: it rebuilds the journey by replaying its history.
+        async with build_worker(env.client, pool, settings):
+            await env.sleep(_until(await env.get_current_time(), start + timedelta(weeks=3)))
+            await handle.terminate("test done")
+        ledger = await pool.fetch(
+            "select nudge_key, status from send_ledger where workflow_id = $1 order by scheduled_at",
+            handle.id,
+        )
+    finally:
+        await pool.close()
+    assert [r["status"] for r in ledger] == ["sent"] * len(ledger)
+    # Welcome plus two track nudges a week for three weeks, less the welcome's slot.
+    assert len(ledger) == 6, [r["nudge_key"] for r in ledger]
+    assert len(list(handler.mail_dir.glob("*.eml"))) == len(ledger)
+    assert handler.rcpt_calls == len(ledger)
