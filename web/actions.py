@@ -16,6 +16,7 @@ from activities.intents import NewIntent, Participant, ParticipantWrite
 from domain import (
     AddConference,
     AdoptPersona,
+    ChangeSchedule,
     DropPersona,
     Pause,
     Persona,
@@ -49,7 +50,16 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # what changed in Postgres only, for the result page
 
 
-JourneyCommand = RecordMilestone | AdoptPersona | DropPersona | Pause | Resume | AddConference | Unsubscribe
+JourneyCommand = (
+    RecordMilestone
+    | AdoptPersona
+    | DropPersona
+    | Pause
+    | Resume
+    | AddConference
+    | ChangeSchedule
+    | Unsubscribe
+)
 
 
 def _intent(command: JourneyCommand) -> NewIntent:
@@ -187,8 +197,8 @@ def plan_preferences(
     program: Program,
     now: datetime,
 ) -> Plan:
-    """Compare the form with what Postgres holds; each difference becomes a write and, if the journey
-    has an update for it, an intent (personas adopted/dropped, snooze, resume, conference)."""
+    """Compare the form with what Postgres holds; each difference becomes a write and an intent (schedule
+    changed, personas adopted/dropped, snooze, resume, conference)."""
     plan = Plan(form=preferences_key(form, days, personas))
     write = ParticipantWrite()
 
@@ -214,7 +224,19 @@ def plan_preferences(
     if send_time.replace(second=0) != participant.send_time.replace(second=0):
         write.send_time = send_time
     if write.timezone or write.send_days or write.send_time:
-        plan.notes.append("Your time zone and send days/time are saved.")
+        # First, so a conference told in the same form without a zone is in the new one.
+        plan.intents.append(
+            _intent(
+                ChangeSchedule.model_validate(
+                    {
+                        "command_id": _PLACEHOLDER_ID,
+                        "timezone": write.timezone,
+                        "send_days": write.send_days,
+                        "send_time": write.send_time,
+                    }
+                )
+            )
+        )
 
     try:
         wanted = [Persona(p) for p in personas]

@@ -20,8 +20,10 @@ with workflow.unsafe.imports_passed_through():
     from domain import (
         AddConference,
         AdoptPersona,
+        ChangeSchedule,
         Command,
         DropPersona,
+        EndProgram,
         Event,
         JourneyState,
         JourneyView,
@@ -299,6 +301,22 @@ class JourneyWorkflow:
 
     @unsubscribe.validator
     def _v_unsubscribe(self, command: Unsubscribe) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def change_schedule(self, command: ChangeSchedule) -> JourneyView:
+        return await self._update(command)
+
+    @change_schedule.validator
+    def _v_change_schedule(self, command: ChangeSchedule) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def end_program(self, command: EndProgram) -> JourneyView:
+        return await self._update(command)
+
+    @end_program.validator
+    def _v_end_program(self, command: EndProgram) -> None:
         self._validate(command)
 
     @workflow.query

@@ -1,0 +1,51 @@
+"""The preferences form moves the journey's schedule: the next email goes at the new local time and day."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import WorkflowHandle
+
+from domain.timing import local_datetime
+from tests.web.conftest import RunningWeb, intent_rows, participant_row, view
+from web.tokens import Action
+
+
+async def test_preferences_form_moves_the_journeys_next_send(
+    web: RunningWeb, http: httpx.AsyncClient, db_pool: asyncpg.Pool, journey: WorkflowHandle[Any, Any]
+) -> None:
+    before = await view(journey)
+    assert before.next_nudge_at is not None
+    assert local_datetime(before.next_nudge_at, "America/New_York").strftime("%a %H:%M") in (
+        "Tue 08:30",
+        "Thu 08:30",
+    )
+    url = web.link(Action.PREFERENCES)
+    form = {"timezone": "Asia/Kolkata", "send_days": ["mon", "wed"], "send_time": "07:00", "personas": []}
+    saved = await http.post(url, data=form)
+    assert saved.status_code == 200, saved.text
+    assert "Your preferences are saved." in saved.text
+
+    # Postgres first (the sender's contact data), then the journey.
+    row = await participant_row(db_pool)
+    assert (row["timezone"], list(row["send_days"]), f"{row['send_time']:%H:%M}") == (
+        "Asia/Kolkata",
+        ["mon", "wed"],
+        "07:00",
+    )
+    schedule = [i for i in await intent_rows(db_pool) if i["update_name"] == "change_schedule"]
+    assert [i["status"] for i in schedule] == ["applied"]
+    after = await view(journey)
+    assert after.next_nudge_at is not None
+    assert local_datetime(after.next_nudge_at, "Asia/Kolkata").strftime("%a %H:%M") in (
+        "Mon 07:00",
+        "Wed 07:00",
+    )
+
+    # The same schedule again changes nothing: no new intent, and the journey is not asked.
+    again = await http.post(url, data={**form, "snooze_until": ""})
+    assert again.status_code == 200, again.text
+    assert len([i for i in await intent_rows(db_pool) if i["update_name"] == "change_schedule"]) == 1
+    assert (await view(journey)).next_nudge_at == after.next_nudge_at
