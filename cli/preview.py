@@ -105,12 +105,12 @@ def _init_worker(program_json: str) -> None:
     _worker_program = ProgramSpec.model_validate_json(program_json)
 
 
-def _run_chunk(args: tuple[list[JourneyPlan], datetime, int]) -> list[JourneyOutcome]:
+def _run_chunk(args: tuple[list[JourneyPlan], date, datetime, int]) -> list[JourneyOutcome]:
     from domain.preview import simulate_plan
 
-    plans, until, silence_weeks = args
+    plans, start_date, until, silence_weeks = args
     assert _worker_program is not None
-    return [simulate_plan(_worker_program, p, until, silence_weeks) for p in plans]
+    return [simulate_plan(_worker_program, p, start_date, until, silence_weeks) for p in plans]
 
 
 def run_preview(
@@ -129,10 +129,10 @@ def run_preview(
     reps, which = distinct_plans(plans)
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(reps) < PARALLEL_FROM:
-        outcomes = [simulate_plan(program, p, until, silence_weeks) for p in reps]
+        outcomes = [simulate_plan(program, p, start_date, until, silence_weeks) for p in reps]
     else:
         # Interleaved chunks balance journeys of unequal cost; spawn, since the caller may hold threads.
-        size = max(1, math.ceil(len(reps) / (workers * 4)))
+        size = max(1, math.ceil(len(reps) / (workers * 8)))
         chunks = [reps[i : i + size] for i in range(0, len(reps), size)]
         with ProcessPoolExecutor(
             workers,
@@ -141,7 +141,9 @@ def run_preview(
             initargs=(program.model_dump_json(),),
         ) as pool:
             outcomes = [
-                o for part in pool.map(_run_chunk, [(c, until, silence_weeks) for c in chunks]) for o in part
+                o
+                for part in pool.map(_run_chunk, [(c, start_date, until, silence_weeks) for c in chunks])
+                for o in part
             ]
     return assemble(
         program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks

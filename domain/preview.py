@@ -112,6 +112,7 @@ class JourneyOutcome(NamedTuple):
     """What one simulated journey yields, without participant ids (shared by identical journeys)."""
 
     emails: tuple[tuple[str, str, str, str, str | None, datetime], ...]  # Email fields after the id
+    weeks: tuple[int, ...]  # each email's week (0 = the first), by the participant's local date
     bands: tuple[tuple[BandKind, str, datetime, datetime], ...]
     silences: tuple[tuple[datetime, datetime], ...]
     events: int
@@ -262,7 +263,7 @@ def run_journey(program: ProgramSpec, plan: JourneyPlan, until: datetime) -> lis
 
 
 def outcome(
-    events: Sequence[Event], plan: JourneyPlan, until: datetime, silence_weeks: int
+    events: Sequence[Event], plan: JourneyPlan, start_date: date, until: datetime, silence_weeks: int
 ) -> JourneyOutcome:
     emails = tuple(
         (
@@ -301,7 +302,9 @@ def outcome(
     bands.sort(key=lambda b: b[2])
     planned = [(b[2], b[3]) for b in bands if b[0] == "planned"]
     silences = _silences(start, end, [m[5] for m in emails], planned, timedelta(weeks=silence_weeks))
-    return JourneyOutcome(emails, tuple(bands), silences, len(events))
+    tz = plan.enroll.timezone
+    weeks = tuple((local_date(m[5], tz) - start_date).days // 7 for m in emails)
+    return JourneyOutcome(emails, weeks, tuple(bands), silences, len(events))
 
 
 def _silences(
@@ -336,9 +339,9 @@ def _silences(
 
 
 def simulate_plan(
-    program: ProgramSpec, plan: JourneyPlan, until: datetime, silence_weeks: int
+    program: ProgramSpec, plan: JourneyPlan, start_date: date, until: datetime, silence_weeks: int
 ) -> JourneyOutcome:
-    return outcome(run_journey(program, plan, until), plan, until, silence_weeks)
+    return outcome(run_journey(program, plan, until), plan, start_date, until, silence_weeks)
 
 
 # ---- the cohort -----------------------------------------------------------------------------------------
@@ -380,11 +383,9 @@ def assemble(
     for plan, i in zip(plans, which, strict=True):
         result = outcomes[i]
         pid = plan.participant_id
-        tz = plan.enroll.timezone
         events += result.events
-        for nudge_id, key, kind, persona, conf, at in result.emails:
+        for (nudge_id, key, kind, persona, conf, at), week in zip(result.emails, result.weeks, strict=True):
             emails.append(Email(pid, nudge_id, key, kind, persona, conf, at))
-            week = (local_date(at, tz) - start_date).days // 7
             if 0 <= week < weeks:
                 c = counts[week]
                 c.total += 1
@@ -423,7 +424,7 @@ def preview(
     """Run every plan for `weeks` from the cohort's start (in one process; see cli/preview.py for more)."""
     until = preview_until(plans, start_date, weeks)
     reps, which = distinct_plans(plans)
-    outcomes = [simulate_plan(program, plan, until, silence_weeks) for plan in reps]
+    outcomes = [simulate_plan(program, plan, start_date, until, silence_weeks) for plan in reps]
     return assemble(
         program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks
     )
