@@ -104,3 +104,26 @@ async def mark_paused(
         participant_id,
         until,
     )
+
+
+async def save_schedule(
+    pool: asyncpg.Pool,
+    cohort_id: str,
+    participant_id: str,
+    timezone: str | None,
+    send_days: list[str] | None,
+    send_time: time | None,
+) -> None:
+    """Staff changed the send preferences: the participant's columns first (None keeps a column)."""
+    await pool.execute(
+        """
+        update participants set timezone = coalesce($3, timezone), send_days = coalesce($4, send_days),
+                                send_time = coalesce($5, send_time)
+        where cohort_id = $1 and participant_id = $2
+        """,
+        cohort_id,
+        participant_id,
+        timezone,
+        send_days,
+        send_time,
+    )

@@ -477,16 +477,16 @@ def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
 @app.command()
 def end(
     cohort: str = typer.Argument(..., metavar="ID"),
-    yes: bool = typer.Option(False, "--yes", help="Confirm: no journey of the cohort sends anything again."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: every journey of the cohort ends."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """End the cohort now: every journey stops for good (as an unsubscribe from the program)."""
-    from activities.cohort_store import mark_unsubscribed
-    from domain import Unsubscribe
+    """End the cohort's program now: each journey sends its recap at its next send slot, then completes
+    (as at the program's natural end; nobody is unsubscribed)."""
+    from domain import EndProgram
 
     if not yes:
-        raise CliError(f"cohort end {cohort} stops every journey for good; add --yes to confirm")
-    steer_cohort(cohort, "unsubscribe", lambda cid: Unsubscribe(command_id=cid), as_json, mark_unsubscribed)
+        raise CliError(f"cohort end {cohort} ends the program for every journey; add --yes to confirm")
+    steer_cohort(cohort, "end_program", lambda cid: EndProgram(command_id=cid), as_json)
 
 
 # ---- the demo cohort of `mentorflow dev up --demo` -------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`mentorflow participant show|milestone|persona|pause|resume|conference|unsubscribe ID`.
+"""`mentorflow participant show|milestone|persona|pause|resume|conference|schedule|end|unsubscribe ID`.
 
 Every change goes through the journey workflow's update, so the journey accepts or rejects it and the
 reason is printed (exit code 8 when rejected). Each call carries a fresh command id.
@@ -331,3 +331,90 @@ def unsubscribe(
         as_json,
         mark_unsubscribed,
     )
+
+
+def _schedule_command(timezone: str | None, send_days: str | None, send_time: str | None) -> Any:
+    """The ChangeSchedule the options ask for; a bad option is a one-line error naming it."""
+    from pydantic import ValidationError
+
+    from domain import ChangeSchedule
+    from domain.timing import WEEKDAYS, is_valid_zone
+
+    if timezone is None and send_days is None and send_time is None:
+        raise CliError("schedule: give at least one of --timezone, --send-days, --send-time")
+    if timezone is not None and not is_valid_zone(timezone):
+        raise CliError(f"--timezone {timezone!r}: not an IANA time zone (e.g. Europe/Paris)")
+    days = None
+    if send_days is not None:
+        days = [d.strip().lower() for d in send_days.split(",") if d.strip()]
+        bad = [d for d in days if d not in WEEKDAYS]
+        if bad or not days:
+            raise CliError(f"--send-days {send_days!r}: expected days like tue,thu ({','.join(WEEKDAYS)})")
+    try:
+        return ChangeSchedule.model_validate(
+            {
+                "command_id": command_id("schedule"),
+                "timezone": timezone,
+                "send_days": days,
+                "send_time": send_time,
+            }
+        )
+    except ValidationError as exc:
+        raise CliError(f"--send-time {send_time!r}: expected a 24h time like 08:30") from exc
+
+
+@app.command()
+def schedule(
+    participant_id: str = ID_ARG,
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Asia/Kolkata."),
+    send_days: str | None = typer.Option(None, "--send-days", help="Comma-separated days, e.g. tue,thu."),
+    send_time: str | None = typer.Option(None, "--send-time", help="Local send time, e.g. 08:30."),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change when the participant's emails go: time zone, send days, send time (others stay)."""
+    from activities.cohort_store import save_schedule
+    from activities.intents import find_participant
+    from activities.program_store import ProgramCache
+    from domain.program import send_preference_problems
+    from workflows.journey_models import journey_id
+
+    cmd = _schedule_command(timezone, send_days, send_time)
+
+    async def before(pool: Any, c: str, pid: str) -> None:
+        # Checked against the cohort's program before Postgres is written, so a refused schedule never
+        # reaches the participant's columns; the journey's own validator has the last word.
+        program = await ProgramCache().get(pool, c)
+        current = await find_participant(pool, journey_id(c, pid))
+        assert current is not None
+        days = list(cmd.send_days) if cmd.send_days is not None else current.send_days
+        at = cmd.send_time if cmd.send_time is not None else current.send_time
+        problems = send_preference_problems(program.spec.schedule, days, at)
+        if problems:
+            field, reason = problems[0]
+            raise CliError(f"--{field.replace('_', '-')}: {reason}")
+        await save_schedule(
+            pool,
+            c,
+            pid,
+            cmd.timezone,
+            list(cmd.send_days) if cmd.send_days is not None else None,
+            cmd.send_time,
+        )
+
+    steer(participant_id, cohort, "change_schedule", cmd, as_json, before)
+
+
+@app.command()
+def end(
+    participant_id: str = ID_ARG,
+    yes: bool = typer.Option(False, "--yes", help="Confirm: the program ends for this participant."),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """End the participant's program early: the recap goes at their next send slot, then it completes."""
+    from domain import EndProgram
+
+    if not yes:
+        raise CliError(f"participant end {participant_id} ends their program for good; add --yes to confirm")
+    steer(participant_id, cohort, "end_program", EndProgram(command_id=command_id("end")), as_json)
