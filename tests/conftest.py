@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import tempfile
 import uuid
@@ -25,7 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from worker.devstack import (
     EmbeddedPostgres,
+    ExternalPostgres,
     MailSink,
+    PostgresServer,
     free_port,
     temporal_cli,
     temporal_test_server,
@@ -37,8 +41,26 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 TEMPLATE_DB = "mentorflow_template"
 
 
+def _docker_reachable() -> bool:
+    if importlib.util.find_spec("testcontainers") is None:
+        return False
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return not host.startswith("unix://") or Path(host.removeprefix("unix://")).exists()
+
+
 @pytest.fixture(scope="session")
-async def pg_server() -> AsyncIterator[EmbeddedPostgres]:
+async def pg_server() -> AsyncIterator[PostgresServer]:
+    """The run's Postgres: MENTORFLOW_TEST_POSTGRES_URL if set, else a testcontainers Postgres when a
+    Docker engine is reachable, else the embedded one (the only choice on machines without Docker)."""
+    if url := os.environ.get("MENTORFLOW_TEST_POSTGRES_URL"):
+        yield ExternalPostgres(url)
+        return
+    if _docker_reachable():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:18", driver=None) as container:
+            yield ExternalPostgres(container.get_connection_url())
+        return
     # Not under pytest's tmp dir: every pytest session resets that to 0700, which locks out the
     # unprivileged user Postgres runs as (when tests run as root) if another session starts meanwhile.
     root = Path(tempfile.mkdtemp(prefix="mentorflow-test-pg-"))
@@ -52,7 +74,7 @@ async def pg_server() -> AsyncIterator[EmbeddedPostgres]:
 
 
 @pytest.fixture(scope="session")
-async def migrated_template(pg_server: EmbeddedPostgres) -> str:
+async def migrated_template(pg_server: PostgresServer) -> str:
     """A database with every migration applied, the template of each test's database."""
     dsn = await pg_server.ensure_database(TEMPLATE_DB)
     conn = await asyncpg.connect(dsn)
@@ -63,11 +85,11 @@ async def migrated_template(pg_server: EmbeddedPostgres) -> str:
     return TEMPLATE_DB
 
 
-async def create_database(pg_server: EmbeddedPostgres, template: str = "template0") -> str:
+async def create_database(pg_server: PostgresServer, template: str = "template0") -> str:
     return await pg_server.ensure_database(f"t_{uuid.uuid4().hex[:16]}", template=template)
 
 
-async def drop_database(pg_server: EmbeddedPostgres, dsn: str) -> None:
+async def drop_database(pg_server: PostgresServer, dsn: str) -> None:
     name = dsn.rsplit("/", 1)[1]
     conn = await asyncpg.connect(pg_server.dsn())
     try:
@@ -77,7 +99,7 @@ async def drop_database(pg_server: EmbeddedPostgres, dsn: str) -> None:
 
 
 @pytest.fixture
-async def database(pg_server: EmbeddedPostgres, migrated_template: str) -> AsyncIterator[str]:
+async def database(pg_server: PostgresServer, migrated_template: str) -> AsyncIterator[str]:
     """DSN of a fresh, fully migrated database for this test alone."""
     dsn = await create_database(pg_server, migrated_template)
     yield dsn
@@ -85,7 +107,7 @@ async def database(pg_server: EmbeddedPostgres, migrated_template: str) -> Async
 
 
 @pytest.fixture
-async def empty_database(pg_server: EmbeddedPostgres) -> AsyncIterator[str]:
+async def empty_database(pg_server: PostgresServer) -> AsyncIterator[str]:
     """DSN of a fresh database with no migrations applied."""
     dsn = await create_database(pg_server)
     yield dsn

@@ -10,16 +10,18 @@ from worker.devstack.ports import (
     free_port,
     port_in_use,
 )
-from worker.devstack.postgres import EmbeddedPostgres
+from worker.devstack.postgres import EmbeddedPostgres, ExternalPostgres, PostgresServer
 from worker.devstack.stack import RunningStack, embedded_stack, port_claims
 from worker.devstack.temporal import TemporalDevServer, search_attribute_flags
 
 __all__ = [
     "DevStackError",
     "EmbeddedPostgres",
+    "ExternalPostgres",
     "MailSink",
     "PortClaim",
     "PortInUseError",
+    "PostgresServer",
     "RunningStack",
     "TemporalDevServer",
     "embedded_stack",

@@ -34,7 +34,41 @@ def _bin(name: str) -> str:
     return str(_bin_dir() / name)
 
 
-class EmbeddedPostgres:
+class PostgresServer:
+    """A real Postgres server whose databases tests and tools create by name."""
+
+    def dsn(self, database: str = "postgres") -> str:
+        raise NotImplementedError
+
+    async def ensure_database(self, name: str, *, template: str | None = None) -> str:
+        """Create database `name` if missing; return its DSN."""
+        conn = await asyncpg.connect(self.dsn())
+        try:
+            exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+            if not exists:
+                quoted = '"' + name.replace('"', '""') + '"'
+                extra = f' template "{template}"' if template else ""
+                await conn.execute(f"create database {quoted}{extra}")
+        finally:
+            await conn.close()
+        return self.dsn(name)
+
+    def stop(self) -> None:
+        """Nothing to stop for a server someone else runs."""
+
+
+class ExternalPostgres(PostgresServer):
+    """Any Postgres reachable by URL (a managed one, a testcontainers one): `url` names its admin database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def dsn(self, database: str = "postgres") -> str:
+        base, _, _ = self.url.rpartition("/")
+        return f"{base}/{database}"
+
+
+class EmbeddedPostgres(PostgresServer):
     def __init__(self, data_dir: Path, *, port: int, unsafe_fast: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
@@ -121,19 +155,6 @@ class EmbeddedPostgres:
             await asyncio.sleep(0.2)
         self.stop()
         raise DevStackError(f"Postgres did not answer on 127.0.0.1:{self.port} within {seconds:.0f}s: {last}")
-
-    async def ensure_database(self, name: str, *, template: str | None = None) -> str:
-        """Create database `name` if missing; return its DSN."""
-        conn = await asyncpg.connect(self.dsn())
-        try:
-            exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
-            if not exists:
-                quoted = '"' + name.replace('"', '""') + '"'
-                extra = f' template "{template}"' if template else ""
-                await conn.execute(f"create database {quoted}{extra}")
-        finally:
-            await conn.close()
-        return self.dsn(name)
 
     def stop(self) -> None:
         if self.process is not None:
