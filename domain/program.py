@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import time
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, NamedTuple
 
 from jinja2 import Environment, TemplateSyntaxError
@@ -183,24 +184,37 @@ class ProgramSpec(_Frozen):
     suggestions: tuple[Suggestion, ...] = ()
     nudges: tuple[NudgeSpec, ...] = ()
 
+    # Built once per spec: the decider asks for these at every wake-up.
+    @cached_property
+    def nudges_by_id(self) -> dict[str, NudgeSpec]:
+        return {n.id: n for n in self.nudges}
+
+    @cached_property
+    def specials_by_kind(self) -> dict[NudgeKind, NudgeSpec]:
+        out: dict[NudgeKind, NudgeSpec] = {}
+        for n in self.nudges:
+            out.setdefault(n.kind, n)
+        return out
+
+    @cached_property
+    def tracks_by_persona(self) -> dict[Persona, tuple[NudgeSpec, ...]]:
+        tracks: dict[Persona, list[NudgeSpec]] = {}
+        for n in self.nudges:
+            if n.kind is NudgeKind.TRACK and n.persona is not None:
+                tracks.setdefault(n.persona, []).append(n)
+        return {p: tuple(sorted(ns, key=lambda n: (n.order or 0, n.id))) for p, ns in tracks.items()}
+
     def nudge(self, nudge_id: str) -> NudgeSpec:
-        for nudge in self.nudges:
-            if nudge.id == nudge_id:
-                return nudge
-        raise KeyError(nudge_id)
+        return self.nudges_by_id[nudge_id]
 
     def special(self, kind: NudgeKind) -> NudgeSpec:
-        for nudge in self.nudges:
-            if nudge.kind is kind:
-                return nudge
-        raise KeyError(kind.value)
+        if kind not in self.specials_by_kind:
+            raise KeyError(kind.value)
+        return self.specials_by_kind[kind]
 
     def track(self, persona: Persona) -> list[NudgeSpec]:
         """The persona's track nudges in order."""
-        return sorted(
-            (n for n in self.nudges if n.kind is NudgeKind.TRACK and n.persona is persona),
-            key=lambda n: (n.order or 0, n.id),
-        )
+        return list(self.tracks_by_persona.get(persona, ()))
 
     def milestone(self, milestone_id: str) -> Milestone:
         for milestone in self.milestones:

@@ -69,6 +69,8 @@ def _wall(instant_utc: datetime, tzinfo: ZoneInfo) -> datetime:
     return instant_utc.astimezone(tzinfo).replace(tzinfo=None)
 
 
+# Pure and hot: a cohort preview resolves the same few (day, time, zone) triples millions of times.
+@lru_cache(maxsize=1 << 16)
 def resolve_local(day: date, at: time, tz: str) -> datetime:
     """The UTC instant of local wall time `day at` in `tz`.
 
