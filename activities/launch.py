@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -54,9 +55,24 @@ def conference_id(conf: RosterConference) -> str:
     return f"roster-{conf.starts_on:%Y%m%d}-{digest}"
 
 
+def roster_conference_command(conf: RosterConference) -> AddConference:
+    """The roster's conference as the journey's command; its id is stable, so re-runs add it once."""
+    cid = conference_id(conf)
+    return AddConference(
+        command_id=f"roster-conference:{cid}",
+        conference_id=cid,
+        name=conf.name,
+        hashtag=conf.hashtag,
+        starts_on=conf.starts_on,
+        ends_on=conf.ends_on,
+        timezone=conf.timezone,
+    )
+
+
 def journey_input(
-    cohort_id: str, row: asyncpg.Record, program: ProgramSpec, start_date: date
+    cohort_id: str, row: Mapping[str, Any] | asyncpg.Record, program: ProgramSpec, start_date: date
 ) -> JourneyInput:
+    """A participants row (from Postgres, or a roster row with the same columns) as the journey's input."""
     wid = journey_id(cohort_id, row["participant_id"])
     enroll = Enroll(
         command_id="enroll",
@@ -97,16 +113,7 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput, con
     except WorkflowAlreadyStartedError:
         return False  # closed already (completed or unsubscribed): never start it again
     for raw in conferences:
-        conf = RosterConference.model_validate(raw)
-        command = AddConference(
-            command_id=f"roster-conference:{conference_id(conf)}",
-            conference_id=conference_id(conf),
-            name=conf.name,
-            hashtag=conf.hashtag,
-            starts_on=conf.starts_on,
-            ends_on=conf.ends_on,
-            timezone=conf.timezone,
-        )
+        command = roster_conference_command(RosterConference.model_validate(raw))
         await _add_conference(handle, command, wid)
     return True
 

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -49,8 +49,7 @@ def plans_from_roster(
     script: Sequence[ScriptLine] = (),
 ) -> list[JourneyPlan]:
     """Each row as the journey `cohort start` would launch: same enrolment, same roster conferences."""
-    from activities.launch import conference_id, journey_input
-    from domain import AddConference
+    from activities.launch import journey_input, roster_conference_command
     from domain.preview import JourneyPlan, script_commands
 
     by_participant: dict[str, list[ScriptLine]] = {}
@@ -66,19 +65,8 @@ def plans_from_roster(
             "send_time": row.send_time,
             "personas": [p.value for p in row.personas],
         }
-        enroll = journey_input(cohort_id, cast(Any, record), program, start_date).enroll
-        conferences = tuple(
-            AddConference(
-                command_id=f"roster-conference:{conference_id(conf)}",
-                conference_id=conference_id(conf),
-                name=conf.name,
-                hashtag=conf.hashtag,
-                starts_on=conf.starts_on,
-                ends_on=conf.ends_on,
-                timezone=conf.timezone,
-            )
-            for conf in row.conferences
-        )
+        enroll = journey_input(cohort_id, record, program, start_date).enroll
+        conferences = tuple(roster_conference_command(conf) for conf in row.conferences)
         plans.append(
             JourneyPlan(
                 participant_id=row.participant_id,
