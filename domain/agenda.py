@@ -354,11 +354,19 @@ def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
 
 def catch_up(state: JourneyState, program: ProgramSpec, now: datetime) -> tuple[list[Event], JourneyState]:
     """Everything due at or before `now`, in order, each stamped with the instant it fell due."""
+    events, state, _ = catch_up_and_peek(state, program, now)
+    return events, state
+
+
+def catch_up_and_peek(
+    state: JourneyState, program: ProgramSpec, now: datetime
+) -> tuple[list[Event], JourneyState, Due | None]:
+    """`catch_up`, also returning what falls due next (after `now`): it is found anyway, and is costly."""
     events: list[Event] = []
     for _ in range(_MAX_STEPS):
         due = next_due(state, program)
         if due is None or due.at > now:
-            return events, state
+            return events, state, due
         for event in fire(state, due, program):
             state = evolve(state, event)
             events.append(event)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.agenda import catch_up, next_due
+from domain.agenda import catch_up_and_peek, next_due
 from domain.commands import (
     AddConference,
     AdoptPersona,
@@ -195,7 +195,7 @@ def _decide(
         enrolled = _enrolled(command, now, program)
         state = evolve(state, enrolled)
         events.append(enrolled)
-    due_events, state = catch_up(state, program, now)
+    due_events, state, upcoming = catch_up_and_peek(state, program, now)
     events.extend(due_events)
     if (
         not isinstance(command, Enroll | Tick)
@@ -206,6 +206,6 @@ def _decide(
         state = fold(state, new)
         events.extend(new)
         # The command may make something due already (a conference that has started): it happens now too.
-        due_events, state = catch_up(state, program, now)
+        due_events, state, upcoming = catch_up_and_peek(state, program, now)
         events.extend(due_events)
-    return Decision(events=events, next_wake_up=next_wake_up(state, program)), state
+    return Decision(events=events, next_wake_up=upcoming.at if upcoming else None), state
