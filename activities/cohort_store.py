@@ -9,7 +9,7 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from domain.program import Program
-from domain.roster import RosterConference
+from domain.roster import RosterConference, RosterRow
 
 
 class ParticipantRecord(BaseModel):
@@ -23,6 +23,21 @@ class ParticipantRecord(BaseModel):
     mentor_email: str | None = None
     mission: str | None = None
     conferences: list[RosterConference] = Field(default_factory=list)
+
+    @classmethod
+    def from_roster(cls, row: RosterRow) -> ParticipantRecord:
+        return cls(
+            participant_id=row.participant_id,
+            name=row.name,
+            email=row.email,
+            timezone=row.timezone,
+            send_days=list(row.send_days),
+            send_time=row.send_time,
+            personas=[p.value for p in row.personas],
+            mentor_email=row.mentor_email,
+            mission=row.mission,
+            conferences=list(row.conferences),
+        )
 
 
 class CohortConflict(Exception):

@@ -70,21 +70,7 @@ async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, r
         await save_cohort(pool, cohort_id, program, start)
     except CohortConflict as exc:
         raise CliError(str(exc)) from None
-    records = [
-        ParticipantRecord(
-            participant_id=r.participant_id,
-            name=r.name,
-            email=r.email,
-            timezone=r.timezone,
-            send_days=list(r.send_days),
-            send_time=r.send_time,
-            personas=[p.value for p in r.personas],
-            mentor_email=r.mentor_email,
-            mission=r.mission,
-            conferences=list(r.conferences),
-        )
-        for r in rows
-    ]
+    records = [ParticipantRecord.from_roster(r) for r in rows]
     new = 0
     for i in range(0, len(records), 2000):
         new += await save_participants(pool, cohort_id, records[i : i + 2000])

@@ -111,19 +111,7 @@ async def test_preview_matches_the_journeys(
         await save_participants(
             pool,
             cohort,
-            [
-                ParticipantRecord(
-                    participant_id=r.participant_id,
-                    name=r.name,
-                    email=r.email,
-                    timezone=r.timezone,
-                    send_days=list(r.send_days),
-                    send_time=r.send_time,
-                    personas=[p.value for p in r.personas],
-                    conferences=list(r.conferences),
-                )
-                for r in roster.rows
-            ],
+            [ParticipantRecord.from_roster(r) for r in roster.rows],
         )
         rows = await pool.fetch(
             "select participant_id, timezone, send_days, send_time, personas, conferences::text"
