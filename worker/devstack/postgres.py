@@ -7,7 +7,6 @@ import os
 import pwd
 import signal
 import subprocess
-import time
 import warnings
 from pathlib import Path
 
@@ -138,23 +137,13 @@ class EmbeddedPostgres(PostgresServer):
 
     async def _wait_ready(self, seconds: float) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + seconds
-        last = ""
-        while time.monotonic() < deadline:
-            if not self.process.running():
-                raise DevStackError(
-                    f"Postgres exited with code {self.process.popen.returncode}: {self.process.log_tail()} "
-                    f"(log: {self.process.log_path})"
-                )
-            try:
-                conn = await asyncpg.connect(self.dsn(), timeout=2)
-                await conn.close()
-                return
-            except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-                last = str(err).splitlines()[0] if str(err) else type(err).__name__
-            await asyncio.sleep(0.2)
-        self.stop()
-        raise DevStackError(f"Postgres did not answer on 127.0.0.1:{self.port} within {seconds:.0f}s: {last}")
+
+        async def answers() -> bool:
+            conn = await asyncpg.connect(self.dsn(), timeout=2)
+            await conn.close()
+            return True
+
+        await self.process.wait_ready("Postgres", f"127.0.0.1:{self.port}", answers, seconds)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -9,10 +10,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import psutil
+
+from worker.devstack.ports import DevStackError
 
 _PR_SET_PDEATHSIG = 1
 
@@ -69,6 +72,28 @@ class ChildProcess:
         except OSError:
             return ""
         return " | ".join(line.strip() for line in text[-lines:])
+
+    async def wait_ready(
+        self, what: str, where: str, probe: Callable[[], Awaitable[bool]], seconds: float
+    ) -> None:
+        """Poll `probe` until it answers True; stop the child and raise DevStackError if it exits or
+        does not answer in time."""
+        deadline = time.monotonic() + seconds
+        last = ""
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise DevStackError(
+                    f"{what} exited with code {self.popen.returncode}: {self.log_tail()} "
+                    f"(log: {self.log_path})"
+                )
+            try:
+                if await probe():
+                    return
+            except Exception as err:  # any failure to answer is "not ready yet"
+                last = str(err).splitlines()[0] if str(err) else type(err).__name__
+            await asyncio.sleep(0.2)
+        self.stop()
+        raise DevStackError(f"{what} did not answer on {where} within {seconds:.0f}s: {last}")
 
     def descendants(self) -> list[psutil.Process]:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.request
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from worker.devstack.binaries import temporal_cli
-from worker.devstack.ports import DevStackError
 from worker.devstack.process import ChildProcess
 from workflows import search_attributes
 
@@ -83,28 +81,15 @@ class TemporalDevServer:
 
     async def _wait_ready(self, seconds: float) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + seconds
-        last = ""
-        while time.monotonic() < deadline:
-            if not self.process.running():
-                raise DevStackError(
-                    f"Temporal dev server exited with code {self.process.popen.returncode}: "
-                    f"{self.process.log_tail()} (log: {self.process.log_path})"
-                )
-            try:
-                client = await Client.connect(self.target, namespace=self.namespace)
-                await client.workflow_service.describe_namespace(
-                    DescribeNamespaceRequest(namespace=self.namespace)
-                )
-                if self.ui_url is None or await asyncio.to_thread(_http_ok, self.ui_url):
-                    return
-            except Exception as err:
-                last = str(err).splitlines()[0] if str(err) else type(err).__name__
-            await asyncio.sleep(0.2)
-        self.stop()
-        raise DevStackError(
-            f"Temporal dev server did not answer on {self.target} within {seconds:.0f}s: {last}"
-        )
+
+        async def answers() -> bool:
+            client = await Client.connect(self.target, namespace=self.namespace)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=self.namespace)
+            )
+            return self.ui_url is None or await asyncio.to_thread(_http_ok, self.ui_url)
+
+        await self.process.wait_ready("Temporal dev server", self.target, answers, seconds)
 
     def stop(self) -> None:
         if self.process is not None:
