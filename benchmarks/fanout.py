@@ -1,0 +1,157 @@
+"""Figure 2: due-time fan-out. `n` journeys whose first email falls due in the same minute: emails accepted
+by the sink per second (first to last), and each exactly once; versus `n` bare workflows that sleep until
+one shared instant and then run one no-op activity, on the same worker process with the same tuning."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from activities.launch import journey_input, start_journey
+from benchmarks.raw import RAW_QUEUE, TimerActivityWorkflow
+from benchmarks.report import Row
+from benchmarks.roster import ZONES, synthetic_rows
+from benchmarks.stack import REPO, BenchStack
+from domain.program import Program
+from domain.roster import demo_send_now
+from domain.timing import local_datetime
+from worker.program_files import load_program
+
+GOAL = 0.7
+# Starts in flight while setting the burst up (not measured).
+SETUP_CONCURRENCY = 64
+# Bounded result() long-polls: thousands at once hit the namespace's poller limit (DESIGN.md).
+RESULT_CONCURRENCY = 32
+
+
+def burst_program() -> Program:
+    """The default program without quiet hours or days, so the burst's minute need not avoid them."""
+    program = load_program(REPO / "programs" / "medtwitter")
+    schedule = program.spec.schedule.model_copy(update={"quiet_hours": None, "quiet_days": ()})
+    return program.model_copy(update={"spec": program.spec.model_copy(update={"schedule": schedule})})
+
+
+def _accepted_at(path: Path) -> datetime:
+    # The sink names each file after the instant it accepted the message (worker/devstack/mailsink.py).
+    return datetime.strptime(path.name[:23], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+
+
+def _rate(instants: list[float]) -> float:
+    span = max(instants) - min(instants)
+    return (len(instants) - 1) / span if span > 0 else float("inf")
+
+
+async def journeys_burst(stack: BenchStack, n: int, cohort: str) -> tuple[float, str]:
+    """Emails/s over the burst and the exactly-once verdict."""
+    program = burst_program()
+    lead = timedelta(seconds=15 + n / 25)  # time to save and start every journey before the minute
+    due = (datetime.now(UTC) + lead).replace(microsecond=0)
+    start = due.date()
+    # Zones whose local date at `due` is the cohort's start date, so `due` is their first send slot.
+    zones = [z for z in (*ZONES, "UTC") if local_datetime(due, z).date() == start]
+    rows = [
+        r.model_copy(update={"timezone": zones[i % len(zones)], "conferences": ()})
+        for i, r in enumerate(synthetic_rows(n, start))
+    ]
+    rows = demo_send_now(rows, due, program.spec.schedule)
+    await save_cohort(stack.pool, cohort, program, start)
+    await save_participants(
+        stack.pool,
+        cohort,
+        [
+            ParticipantRecord(
+                participant_id=r.participant_id,
+                name=r.name,
+                email=r.email,
+                timezone=r.timezone,
+                send_days=list(r.send_days),
+                send_time=r.send_time,
+                personas=[p.value for p in r.personas],
+            )
+            for r in rows
+        ],
+    )
+    records = await stack.pool.fetch(
+        "select participant_id, timezone, send_days, send_time, personas from participants"
+        " where cohort_id = $1 order by participant_id",
+        cohort,
+    )
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def one(record: Any) -> None:
+        async with gate:
+            data = journey_input(cohort, record, program.spec, start)
+            await start_journey(stack.client, stack.settings.task_queue, data, [])
+
+    await asyncio.gather(*(one(r) for r in records))
+    late = datetime.now(UTC) > due
+    deadline = time.monotonic() + lead.total_seconds() + 120 + n / 2
+    while time.monotonic() < deadline:
+        sent = await stack.pool.fetchval(
+            "select count(*) from send_ledger where cohort_id = $1 and status = 'sent'", cohort
+        )
+        if sent >= n and len(stack.mail.messages()) >= n:
+            break
+        await asyncio.sleep(1.0)
+    files = stack.mail.messages()
+    rate = _rate([_accepted_at(p).timestamp() for p in files])
+    verdict = await _exactly_once(stack, cohort, n, files)
+    return rate, verdict + (" (launch ran past the minute)" if late else "")
+
+
+async def _exactly_once(stack: BenchStack, cohort: str, n: int, files: list[Path]) -> str:
+    ledger = await stack.pool.fetch("select message_id, status from send_ledger where cohort_id = $1", cohort)
+    ids = [
+        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Message-ID"])
+        for p in files
+    ]
+    sent = {r["message_id"] for r in ledger if r["status"] == "sent"}
+    ok = len(ledger) == len(files) == n and len(set(ids)) == n and set(ids) == sent
+    verdict = "exactly once" if ok else "**NOT exactly once**"
+    counts = f"{len(ledger)} ledger rows, {len(files)} .eml, {len(set(ids))} Message-IDs, {n} journeys"
+    return f"{verdict}: {counts}"
+
+
+async def raw_burst(stack: BenchStack, n: int) -> float:
+    """No-op activities run per second, first to last, after `n` timers fire at one instant."""
+    due = datetime.now(UTC) + timedelta(seconds=10 + n / 60)
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+    prefix = f"raw-fanout-{uuid.uuid4().hex[:6]}"
+
+    async def start(i: int) -> Any:
+        async with gate:
+            return await stack.client.start_workflow(
+                TimerActivityWorkflow.run, due, id=f"{prefix}-{i}", task_queue=RAW_QUEUE
+            )
+
+    handles = await asyncio.gather(*(start(i) for i in range(n)))
+    results = asyncio.Semaphore(RESULT_CONCURRENCY)
+
+    async def result(handle: Any) -> float:
+        async with results:
+            ran_at: float = await handle.result()
+            return ran_at
+
+    return _rate(list(await asyncio.gather(*(result(h) for h in handles))))
+
+
+async def bench_fanout(stack: BenchStack, n: int, cohort: str) -> Row:
+    base = await raw_burst(stack, n)
+    ours, verdict = await journeys_burst(stack, n, cohort)
+    ratio = ours / base
+    return Row(
+        f"due-time fan-out: {n:,} journeys' first email due in one minute, emails accepted by the sink/s "
+        f"vs bare timer + no-op activity ({verdict})",
+        f"{ours:,.1f} emails/s",
+        f"{base:,.1f} activities/s",
+        ratio,
+        f">= {GOAL}, exactly once",
+        ratio >= GOAL and verdict.startswith("exactly once"),
+    )

@@ -1,0 +1,110 @@
+"""The benchmark's own stack: Temporal dev server (SQLite, WAL), Postgres, mail sink, all on free ports
+in a temporary state directory, and the worker as a separate process whose memory can be read."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import psutil
+from temporalio.client import Client
+
+from worker.devstack import EmbeddedPostgres, MailSink, TemporalDevServer, free_port
+from worker.devstack.process import ChildProcess
+from worker.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from worker.settings import Settings, load_settings
+from worker.temporal_client import connect
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a mentorflow process needs to use this stack (nothing inherited from MENTORFLOW_*)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORFLOW_")}
+    values: dict[str, object] = {
+        "state_dir": settings.state_dir,
+        "database_url": settings.postgres_dsn,
+        "temporal_address": settings.temporal_target,
+        "smtp_port": settings.smtp_target[1],
+        "task_queue": settings.task_queue,
+        "metrics_port": 0,
+        "log_level": "warning",
+        "log_format": "json",
+    }
+    env.update({f"MENTORFLOW_{k.upper()}": str(v) for k, v in values.items()})
+    return env
+
+
+@dataclass
+class BenchStack:
+    root: Path
+    settings: Settings
+    client: Client
+    pool: asyncpg.Pool
+    mail: MailSink
+    worker: ChildProcess
+
+    def worker_rss(self) -> int:
+        """Resident set size of the worker process, bytes."""
+        rss: int = psutil.Process(self.worker.pid).memory_info().rss
+        return rss
+
+
+async def _start_worker(root: Path, settings: Settings) -> ChildProcess:
+    ready = root / "worker.ready"
+    worker = ChildProcess(
+        "bench-worker",
+        [sys.executable, "-m", "benchmarks.worker", str(ready)],
+        log_path=root / "worker.log",
+        env=settings_env(settings),
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if not worker.running() or time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"benchmark worker did not start: {worker.log_tail()}")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # let its pollers reach the server
+    return worker
+
+
+@asynccontextmanager
+async def bench_stack(root: Path) -> AsyncIterator[BenchStack]:
+    async with AsyncExitStack() as exits:
+        temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
+        exits.callback(temporal.stop)
+        await temporal.start()
+        postgres = EmbeddedPostgres(root / "postgres" / "data", port=free_port())
+        exits.callback(postgres.stop)
+        await postgres.start()
+        dsn = await postgres.ensure_database("mentorflow")
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn, DEFAULT_MIGRATIONS_DIR)
+        finally:
+            await conn.close()
+        mail = MailSink(root / "mail", port=free_port())
+        await mail.start()
+        exits.push_async_callback(mail.stop)
+        settings = load_settings(
+            state_dir=root / "state",
+            database_url=dsn,
+            temporal_address=temporal.target,
+            smtp_port=mail.port,
+            metrics_port=0,
+            task_queue="bench",
+        )
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=8)
+        exits.push_async_callback(pool.close)
+        client = await connect(settings)
+        worker = await _start_worker(root, settings)
+        exits.callback(worker.stop)
+        yield BenchStack(root, settings, client, pool, mail, worker)
