@@ -66,13 +66,13 @@ def bench_preview(participants: int, months: int, *, distinct: bool) -> Row:
     )
 
 
-async def bench_servers(sizes: Sizes) -> list[Row]:
+async def bench_servers(sizes: Sizes, profile: Path | None = None) -> list[Row]:
     root = Path(tempfile.mkdtemp(prefix="mentorflow-bench-"))
     try:
-        async with bench_stack(root) as stack:
+        async with bench_stack(root, profile=profile) as stack:
             await asyncio.sleep(3.0)
             idle = stack.worker_rss()
-            launch = await bench_launch(stack, sizes.launch, "bench-launch")
+            launch = await bench_launch(stack, sizes.launch, "bench-launch", profile)
             memory = await bench_memory(stack, idle, "bench-launch", sizes.launch)
             fanout = await bench_fanout(stack, sizes.fanout, "bench-fanout")
             rows = [launch, fanout]
@@ -89,10 +89,18 @@ def main(argv: list[str] | None = None) -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="Small sizes (about 2 minutes): a smoke run.")
     size.add_argument("--smoke", action="store_true", help="Smallest sizes, for the test suite.")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="Run the worker and the `cohort start` CLI under pyinstrument; HTML reports in DIR.",
+    )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     rows = [bench_preview(p, m, distinct=d) for p, m, d in sizes.preview]
-    rows += asyncio.run(bench_servers(sizes))
+    rows += asyncio.run(bench_servers(sizes, args.profile.resolve() if args.profile else None))
     print(table(rows))
 
 

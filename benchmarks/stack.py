@@ -51,17 +51,26 @@ class BenchStack:
     mail: MailSink
     worker: ChildProcess
 
+    def worker_cpu(self) -> float:
+        """CPU seconds the worker process has used so far (user + system)."""
+        times = psutil.Process(self.worker.pid).cpu_times()
+        return float(times.user + times.system)
+
     def worker_rss(self) -> int:
         """Resident set size of the worker process, bytes."""
         rss: int = psutil.Process(self.worker.pid).memory_info().rss
         return rss
 
 
-async def _start_worker(root: Path, settings: Settings) -> ChildProcess:
+async def _start_worker(root: Path, settings: Settings, profile: Path | None) -> ChildProcess:
     ready = root / "worker.ready"
+    argv = [sys.executable, "-m", "benchmarks.worker", str(ready)]
+    if profile is not None:
+        # pyinstrument writes its report when the worker exits (SIGTERM stops it gracefully).
+        argv[1:1] = ["-m", "pyinstrument", "-r", "html", "-o", str(profile / "worker.html")]
     worker = ChildProcess(
         "bench-worker",
-        [sys.executable, "-m", "benchmarks.worker", str(ready)],
+        argv,
         log_path=root / "worker.log",
         env=settings_env(settings),
         cwd=REPO,
@@ -77,7 +86,8 @@ async def _start_worker(root: Path, settings: Settings) -> ChildProcess:
 
 
 @asynccontextmanager
-async def bench_stack(root: Path) -> AsyncIterator[BenchStack]:
+async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterator[BenchStack]:
+    """The stack, its worker process started; with `profile`, the worker runs under pyinstrument."""
     async with AsyncExitStack() as exits:
         temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
         exits.callback(temporal.stop)
@@ -105,6 +115,6 @@ async def bench_stack(root: Path) -> AsyncIterator[BenchStack]:
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=8)
         exits.push_async_callback(pool.close)
         client = await connect(settings)
-        worker = await _start_worker(root, settings)
+        worker = await _start_worker(root, settings, profile)
         exits.callback(worker.stop)
         yield BenchStack(root, settings, client, pool, mail, worker)
