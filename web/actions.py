@@ -258,7 +258,10 @@ def plan_preferences(
         plan.intents.append(_intent(Resume(command_id=_PLACEHOLDER_ID)))
         write.resume = True
     elif form.get("snooze_until", "").strip():
-        snooze = plan_snooze({"until": form["snooze_until"]}, participant, now)
+        try:
+            snooze = plan_snooze({"until": form["snooze_until"]}, participant, now)
+        except FormError as err:
+            raise FormError("snooze_until", err.message) from None
         plan.intents += snooze.intents
         write.paused_until = snooze.write.paused_until
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from starlette.applications import Starlette
@@ -38,9 +38,19 @@ from web import actions, pages
 from web.actions import ACTION_TITLES, FormError, Plan
 from web.journeys import RETRY_EVERY, Journeys, apply_intents, retry_pending_forever
 from web.tokens import Action, LinkClaims, LinkError, verify_link
+from web.wording import refusal
 from worker.postgres import create_pool
 from worker.settings import Settings
 
+_DAY_FULL = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
 _DAY_NAMES = {
     "mon": "Mon",
     "tue": "Tue",
@@ -107,13 +117,25 @@ class LinkApp:
         values: dict[str, str] | None = None,
     ) -> Response:
         title = program.spec.title
+        if participant.unsubscribed_at is not None:
+            return _unsubscribed_page(title, claims.action)
         status = 422 if error else 200
         err = pages.error_box(error.message, error.field) if error else ""
+
+        def field_error(name: str) -> str:
+            return error.message if error is not None and error.field == name else ""
+
         v = values or {}
+        tz = participant.timezone
+        today = datetime.now(UTC).astimezone(zone(tz)).date()
         match claims.action:
             case Action.MILESTONE:
                 name = milestone_title(program, claims.args.get("milestone", ""))
-                body = pages.paragraph(f"Did you do this? {name}") + pages.form(url, "", "Yes, I did this")
+                body = pages.paragraph(f"Did you do this? {name}")
+                body += pages.paragraph(
+                    "We use it to suggest what might come next, never to grade you.", "hint"
+                )
+                body += pages.form(url, "", "Yes, I did this")
                 return pages.page("Record a milestone", err + body, status=status, program=title)
             case Action.PERSONA:
                 persona = claims.args.get("persona", "")
@@ -126,10 +148,12 @@ class LinkApp:
                 body += pages.form(url, "", "Yes, add this persona")
                 return pages.page("Try a persona", err + body, status=status, program=title)
             case Action.SNOOZE:
+                two_weeks = today + timedelta(weeks=actions.SNOOZE_DEFAULT_WEEKS)
                 body = pages.paragraph(
                     "Take a break from the program's emails. Your journey picks up where it left off."
                 )
                 body += pages.form(url, "", "Snooze for two weeks")
+                body += pages.paragraph(f"Two weeks: no emails until {pages.human_date(two_weeks)}.", "hint")
                 body += "<h2>Or choose a date</h2>"
                 body += pages.form(
                     url,
@@ -138,55 +162,41 @@ class LinkApp:
                         "Snooze until",
                         v.get("until", ""),
                         kind="date",
-                        hint=f"Emails start again on this day ({participant.timezone}).",
+                        hint=f"Emails start again on this day ({pages.zone_name(tz)} time).",
                         required=True,
+                        error=field_error("until"),
+                        attrs=_date_range(today, days=366),
                     ),
                     "Snooze until this date",
                 )
                 return pages.page("Snooze emails", err + body, status=status, program=title)
             case Action.CONFERENCE:
                 body = pages.paragraph("Going to a conference? We'll send a few ideas before and during it.")
-                fields = (
-                    pages.text_input("name", "Conference name", v.get("name", ""), required=True)
-                    + pages.text_input(
-                        "hashtag", "Hashtag (optional)", v.get("hashtag", ""), hint="For example #ASCO26"
-                    )
-                    + pages.text_input(
-                        "starts_on", "First day", v.get("starts_on", ""), kind="date", required=True
-                    )
-                    + pages.text_input(
-                        "ends_on", "Last day", v.get("ends_on", ""), kind="date", required=True
-                    )
-                    + pages.text_input(
-                        "timezone",
-                        "Time zone of the conference (optional)",
-                        v.get("timezone", ""),
-                        hint=f"Leave empty if it is yours ({participant.timezone}); e.g. Europe/Paris.",
-                    )
-                )
-                body += pages.form(url, fields, "Tell the program")
+                body += pages.form(url, _conference_fields("", v, tz, today, field_error), "Tell the program")
                 return pages.page("Tell us about a conference", err + body, status=status, program=title)
             case Action.PREFERENCES:
-                body = await self._preferences_form(participant, url, v)
+                body = await self._preferences_form(participant, url, v, field_error)
                 return pages.page("Your preferences", err + body, status=status, program=title)
             case Action.UNSUBSCRIBE:
-                if participant.unsubscribed_at is not None:
-                    body = pages.paragraph(
-                        "You are already unsubscribed: the program sends you no more emails."
-                    )
-                    return pages.page("Unsubscribe", body, program=title)
                 body = pages.paragraph(f"Stop all emails from {title}?")
+                body += pages.paragraph(
+                    "Only want a break? The snooze and preferences links in your emails pause them instead.",
+                    "hint",
+                )
                 body += pages.form(
                     url, '<input type="hidden" name="List-Unsubscribe" value="One-Click">', "Unsubscribe"
                 )
                 return pages.page("Unsubscribe", err + body, status=status, program=title)
         raise AssertionError(claims.action)
 
-    async def _preferences_form(self, p: Participant, url: str, v: dict[str, str]) -> str:
+    async def _preferences_form(
+        self, p: Participant, url: str, v: dict[str, str], field_error: Callable[[str], str]
+    ) -> str:
         now = datetime.now(UTC)
+        today = now.astimezone(zone(p.timezone)).date()
         snoozed = p.paused_until is not None and p.paused_until > now
         status = (
-            f"Emails are snoozed until {p.paused_until.astimezone(zone(p.timezone)):%A %d %B %Y}."
+            f"We will not email you until {_local_day(p.paused_until, p.timezone)}."
             if snoozed and p.paused_until
             else "Emails are not snoozed."
         )
@@ -194,20 +204,28 @@ class LinkApp:
         held = set(v["personas"].split(",")) if "personas" in v else set(p.personas)
         fields = (
             "<h2>When emails arrive</h2>"
-            + pages.text_input(
+            + pages.timezone_select(
                 "timezone",
                 "Time zone",
                 v.get("timezone", p.timezone),
-                required=True,
-                hint="For example America/Chicago or Europe/London.",
+                hint="Where you are: emails arrive at your send time there. Type a city's first letters.",
+                error=field_error("timezone"),
             )
-            + pages.checkboxes("send_days", "Send days", [(d, _DAY_NAMES[d]) for d in WEEKDAYS], days)
+            + pages.checkboxes(
+                "send_days",
+                "Send days",
+                [(d, _DAY_NAMES[d]) for d in WEEKDAYS],
+                days,
+                error=field_error("send_days"),
+            )
             + pages.text_input(
                 "send_time",
                 "Send time",
                 v.get("send_time", f"{p.send_time:%H:%M}"),
                 kind="time",
                 required=True,
+                hint="Your local time.",
+                error=field_error("send_time"),
             )
             + "<h2>Personas</h2>"
             + pages.checkboxes(
@@ -216,22 +234,30 @@ class LinkApp:
                 [(x.value, x.title) for x in Persona],
                 held,
                 hint="Each adds its own ideas to your emails.",
+                error=field_error("personas"),
             )
             + "<h2>Snooze</h2>"
             + pages.paragraph(status)
             + pages.text_input(
-                "snooze_until", "Snooze until (optional)", v.get("snooze_until", ""), kind="date"
+                "snooze_until",
+                "Snooze until (optional)",
+                v.get("snooze_until", ""),
+                kind="date",
+                hint=f"Emails start again on this day ({pages.zone_name(p.timezone)} time).",
+                error=field_error("snooze_until"),
+                attrs=_date_range(today, days=366),
             )
-            + (pages.checkboxes("resume", "Resume", [("yes", "Resume emails now")], set()) if snoozed else "")
+            + (
+                pages.checkboxes(
+                    "resume", "Resume", [("yes", "Resume emails now")], set(), error=field_error("resume")
+                )
+                if snoozed
+                else ""
+            )
             + "<h2>Conferences</h2>"
             + await self._conference_list(p)
-            + pages.text_input("conf_name", "Add a conference: name (optional)", v.get("conf_name", ""))
-            + pages.text_input("conf_hashtag", "Hashtag (optional)", v.get("conf_hashtag", ""))
-            + pages.text_input("conf_starts_on", "First day", v.get("conf_starts_on", ""), kind="date")
-            + pages.text_input("conf_ends_on", "Last day", v.get("conf_ends_on", ""), kind="date")
-            + pages.text_input(
-                "conf_timezone", "Time zone of the conference (optional)", v.get("conf_timezone", "")
-            )
+            + "<h3>Add a conference (optional)</h3>"
+            + _conference_fields("conf_", v, p.timezone, today, field_error, optional=True)
         )
         return pages.form(url, fields, "Save preferences")
 
@@ -245,7 +271,7 @@ class LinkApp:
             return pages.paragraph("You have not told us about a conference yet.")
         items = "".join(
             f"<li>{pages.e(c['name'])} {pages.e(c.get('hashtag', ''))}: "
-            f"{pages.e(c['starts_on'])} to {pages.e(c['ends_on'])}</li>"
+            f"{pages.e(_date_span(c['starts_on'], c['ends_on']))}</li>"
             for c in told
         )
         return f"<ul>{items}</ul>"
@@ -261,6 +287,8 @@ class LinkApp:
         if isinstance(subject, Response):
             return subject
         participant, program = subject
+        if participant.unsubscribed_at is not None and claims.action is not Action.UNSUBSCRIBE:
+            return _unsubscribed_page(program.spec.title, claims.action)
         form = await request.form()
         values = {k: str(v) for k, v in form.items()}
         now = datetime.now(UTC)
@@ -329,40 +357,147 @@ class LinkApp:
                 "You are unsubscribed. You will get no more emails from this program.", "ok"
             )
             return pages.page("You are unsubscribed", again + body, program=title)
-        rejected = [i for i in intents if i.status is IntentStatus.REJECTED]
-        if rejected:
-            reasons = "".join(pages.paragraph(f"{_reason(i.detail)}") for i in rejected)
+        refusals = [refusal(i, program) for i in intents if i.status is IntentStatus.REJECTED]
+        if refusals and all(r.already for r in refusals) and len(refusals) == len(intents):
+            body = "".join(pages.paragraph(r.text, "ok") for r in refusals)
+            body += pages.paragraph("Nothing needed to change.")
+            return pages.page("Already done", again + body, program=title)
+        if refusals:
+            reasons = "".join(pages.paragraph(r.text) for r in refusals)
             body = pages.error_box("The program could not do this:") + reasons
+            body += pages.paragraph(
+                "If this looks wrong, reply to your most recent email and your mentor will help.", "hint"
+            )
             return pages.page("Not changed", again + body, status=409, program=title)
-        done = _done_message(claims, participant, program, plan)
+        what, *then = _done_message(claims, participant, program, plan)
+        done = pages.paragraph(what, "ok") + "".join(pages.paragraph(t) for t in then)
         if any(i.status is IntentStatus.PENDING for i in intents):
-            body = pages.paragraph(done, "ok") + pages.paragraph(
+            body = done + pages.paragraph(
                 "We have recorded this; your journey will catch up with it shortly."
             )
             return pages.page("Recorded", again + body, status=202, program=title)
-        return pages.page("Done", again + pages.paragraph(done, "ok"), program=title)
+        return pages.page("Done", again + done, program=title)
 
 
-def _reason(detail: str) -> str:
-    text = detail.strip().rstrip(".")
-    return (text[:1].upper() + text[1:] + ".") if text else "It was refused."
+def _local_day(instant: datetime, tz: str) -> str:
+    return f"{pages.human_date(instant.astimezone(zone(tz)))} ({pages.zone_name(tz)} time)"
 
 
-def _done_message(claims: LinkClaims, p: Participant, program: Program, plan: Plan) -> str:
+def _date_span(starts_on: str, ends_on: str) -> str:
+    start, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
+    return (
+        pages.human_date(start) if start == end else f"{pages.human_date(start)} to {pages.human_date(end)}"
+    )
+
+
+def _date_range(today: date, *, days: int) -> dict[str, str]:
+    """The date picker's bounds: from tomorrow (participant's calendar) to `days` ahead."""
+    return {"min": (today + timedelta(days=1)).isoformat(), "max": (today + timedelta(days=days)).isoformat()}
+
+
+def _conference_fields(
+    prefix: str,
+    v: dict[str, str],
+    tz: str,
+    today: date,
+    field_error: Callable[[str], str],
+    *,
+    optional: bool = False,
+) -> str:
+    def n(name: str) -> str:
+        return f"{prefix}{name}"
+
+    return (
+        pages.text_input(
+            n("name"),
+            "Conference name",
+            v.get(n("name"), ""),
+            required=not optional,
+            hint="Leave empty if you have no conference to add." if optional else "",
+            error=field_error(n("name")),
+            attrs={"maxlength": "200"},
+        )
+        + pages.text_input(
+            n("hashtag"),
+            "Hashtag (optional)",
+            v.get(n("hashtag"), ""),
+            hint="For example #ASCO26",
+            error=field_error(n("hashtag")),
+            attrs={"maxlength": "100"},
+        )
+        + pages.text_input(
+            n("starts_on"),
+            "First day",
+            v.get(n("starts_on"), ""),
+            kind="date",
+            required=not optional,
+            error=field_error(n("starts_on")),
+            attrs={"min": today.isoformat()},
+        )
+        + pages.text_input(
+            n("ends_on"),
+            "Last day",
+            v.get(n("ends_on"), ""),
+            kind="date",
+            required=not optional,
+            error=field_error(n("ends_on")),
+            attrs={"min": today.isoformat()},
+        )
+        + pages.timezone_select(
+            n("timezone"),
+            "Time zone of the conference",
+            v.get(n("timezone"), ""),
+            blank=f"Same as mine ({pages.zone_name(tz)})",
+            hint="Emails during the conference arrive at your send time there.",
+            error=field_error(n("timezone")),
+        )
+    )
+
+
+def _unsubscribed_page(title: str, action: Action) -> Response:
+    """Every link of an unsubscribed participant: nothing to confirm, nothing changes."""
+    text = (
+        "You are already unsubscribed: the program sends you no more emails."
+        if action is Action.UNSUBSCRIBE
+        else "You are unsubscribed from this program, so there is nothing to change here: "
+        "it sends you no more emails."
+    )
+    return pages.page("You are unsubscribed", pages.paragraph(text), program=title)
+
+
+def _done_message(claims: LinkClaims, p: Participant, program: Program, plan: Plan) -> list[str]:
+    """What happened, then what happens next, in the participant's calendar."""
     match claims.action:
         case Action.MILESTONE:
-            return f"Recorded: {milestone_title(program, claims.args.get('milestone', ''))}. Well done!"
+            name = milestone_title(program, claims.args.get("milestone", ""))
+            return [f"Recorded: {name}. Well done!", "Your next emails will suggest what might come next."]
         case Action.PERSONA:
-            return f"You now hold the {persona_title(claims.args.get('persona', ''))} persona."
+            persona = persona_title(claims.args.get("persona", ""))
+            return [f"You now hold the {persona} persona.", "Your next emails will include ideas for it."]
         case Action.SNOOZE:
-            until = p.paused_until.astimezone(zone(p.timezone)) if p.paused_until else None
-            return f"Emails are snoozed until {until:%A %d %B %Y}." if until else "Emails are snoozed."
+            if p.paused_until is None:
+                return ["Emails are snoozed."]
+            return [
+                f"We will not email you until {_local_day(p.paused_until, p.timezone)}.",
+                "Then your journey picks up where it left off. To resume sooner, use the preferences "
+                "link in any of our emails.",
+            ]
         case Action.CONFERENCE:
-            return f"Thanks! We'll help you get ready for {plan.form.get('name', 'the conference')}."
+            name = plan.form.get("name", "the conference")
+            span = _date_span(plan.form["starts_on"], plan.form["ends_on"])
+            return [f"Thanks! We'll help you get ready for {name} ({span})."]
         case Action.PREFERENCES:
-            return "Your preferences are saved."
+            days = [_DAY_FULL[d] for d in p.send_days]
+            listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+            lines = [
+                "Your preferences are saved.",
+                f"Emails arrive on {listed} at {p.send_time:%H:%M}, {pages.zone_name(p.timezone)} time.",
+            ]
+            if p.paused_until is not None and p.paused_until > datetime.now(UTC):
+                lines.append(f"We will not email you until {_local_day(p.paused_until, p.timezone)}.")
+            return lines
         case Action.UNSUBSCRIBE:
-            return "You are unsubscribed."
+            return ["You are unsubscribed."]
     raise AssertionError(claims.action)
 
 
@@ -401,26 +536,32 @@ def create_app(
             if own_pool:
                 await the_pool.close()
 
-    async def show(request: Request) -> Response:
+    async def link(request: Request) -> Response:
         links: LinkApp = request.app.state.links
-        return await links.show(request)
-
-    async def act(request: Request) -> Response:
-        links: LinkApp = request.app.state.links
-        return await links.act(request)
+        # GET and HEAD show; only POST acts. One route, so a 405 lists every method the link takes.
+        return await (links.act(request) if request.method == "POST" else links.show(request))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return pages.link_error(404, "This address is not a link the program sends.")
 
-    return Starlette(
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        page = pages.link_error(405, "Open the link from your email; this kind of request does nothing.")
+        page.headers.update(getattr(exc, "headers", None) or {})  # Allow: ...
+        return page
+
+    app = Starlette(
         routes=[
-            Route("/a/{action}/{token}", show, methods=["GET", "HEAD"]),
-            Route("/a/{action}/{token}", act, methods=["POST"]),
+            Route("/a/{action}/{token}", link, methods=["GET", "HEAD", "POST"]),
+            # Some mail clients add a slash; serve it rather than redirect (RFC 8058: never redirect).
+            Route("/a/{action}/{token}/", link, methods=["GET", "HEAD", "POST"]),
             Route("/healthz", _health, methods=["GET", "HEAD"]),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, 405: not_allowed},
         lifespan=lifespan,
     )
+    # Starlette would answer a stray slash with a redirect built from the Host header: an open redirect.
+    app.router.redirect_slashes = False
+    return app
 
 
 __all__ = ["ACTION_TITLES", "LinkApp", "create_app"]

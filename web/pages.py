@@ -6,9 +6,14 @@ value shown is escaped here, in one place.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from html import escape
+from zoneinfo import available_timezones
 
 from starlette.responses import HTMLResponse
+
+from domain.timing import zone
 
 # Contrast: #1b1b1b on #ffffff is 17:1; the button's #ffffff on #0b4f8a is 8.6:1; errors #8a1111 on #fff5f5.
 _CSS = """
@@ -32,6 +37,9 @@ button.secondary{background:#fff;color:#0b4f8a}
 :focus-visible{outline:3px solid #b34700;outline-offset:2px}
 .hint{color:#4a4a4a;font-size:0.95rem;margin:0.25rem 0}
 .error{color:#8a1111;background:#fff5f5;border-left:4px solid #8a1111;padding:0.5rem 0.75rem}
+.error a{color:#8a1111}
+.field-error{color:#8a1111;font-weight:600;margin:0.25rem 0}
+[aria-invalid=true]{border:2px solid #8a1111}
 .ok{background:#f1f8f1;border-left:4px solid #1d6b2a;padding:0.5rem 0.75rem}
 footer{margin-top:2rem;color:#4a4a4a;font-size:0.9rem}
 """
@@ -81,8 +89,39 @@ def paragraph(text: str, cls: str = "") -> str:
 
 
 def error_box(message: str, field: str = "") -> str:
-    target = f' aria-describedby="{e(field)}"' if field else ""
-    return f'<div class="error" role="alert"{target}><p>{e(message)}</p></div>'
+    """A summary at the top of the page; with a field, a link that moves to it."""
+    text = f'<a href="#{e(field)}">{e(message)}</a>' if field else e(message)
+    return f'<div class="error" role="alert"><p>{text}</p></div>'
+
+
+def human_date(day: date | datetime) -> str:
+    """`Wednesday 9 December 2026`: no ISO, no leading zero."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def zone_name(tz: str) -> str:
+    """`America/New_York` -> `New York`: the place a participant recognises."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _attrs(attrs: dict[str, str] | None) -> str:
+    return "".join(f' {e(k)}="{e(v)}"' for k, v in (attrs or {}).items())
+
+
+def _described(name: str, hint: str, error: str) -> tuple[str, str]:
+    """The hint and error paragraphs under a label, and the input's aria attributes pointing at them."""
+    ids = []
+    html = ""
+    if hint:
+        ids.append(f"{name}-hint")
+        html += f'<p class="hint" id="{e(name)}-hint">{e(hint)}</p>'
+    if error:
+        ids.append(f"{name}-error")
+        html += f'<p class="field-error" id="{e(name)}-error">{e(error)}</p>'
+    aria = f' aria-describedby="{e(" ".join(ids))}"' if ids else ""
+    if error:
+        aria += ' aria-invalid="true" autofocus'
+    return html, aria
 
 
 def form(action_url: str, fields: str, submit: str) -> str:
@@ -91,28 +130,99 @@ def form(action_url: str, fields: str, submit: str) -> str:
 
 
 def text_input(
-    name: str, label: str, value: str = "", *, kind: str = "text", hint: str = "", required: bool = False
+    name: str,
+    label: str,
+    value: str = "",
+    *,
+    kind: str = "text",
+    hint: str = "",
+    required: bool = False,
+    error: str = "",
+    attrs: dict[str, str] | None = None,
 ) -> str:
-    hint_id = f"{name}-hint"
-    hint_html = f'<p class="hint" id="{hint_id}">{e(hint)}</p>' if hint else ""
-    described = f' aria-describedby="{hint_id}"' if hint else ""
+    described_html, aria = _described(name, hint, error)
     req = " required" if required else ""
     return (
-        f'<label for="{e(name)}">{e(label)}</label>{hint_html}'
-        f'<input type="{kind}" id="{e(name)}" name="{e(name)}" value="{e(value)}"{described}{req}>'
+        f'<label for="{e(name)}">{e(label)}</label>{described_html}'
+        f'<input type="{kind}" id="{e(name)}" name="{e(name)}" value="{e(value)}"{aria}{req}{_attrs(attrs)}>'
     )
+
+
+# Regions of the IANA database a person lives in; the rest are aliases and legacy names (US/*, Etc/*).
+_REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+@lru_cache(maxsize=4)
+def _zone_groups(today: date) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Per region, (zone, "City (UTC+01:00)") sorted by city; offsets as of `today` (cached per day)."""
+    noon = datetime(today.year, today.month, today.day, 12, tzinfo=UTC)
+    groups = []
+    for region in _REGIONS:
+        names = sorted(
+            (z for z in available_timezones() if z.startswith(f"{region}/")),
+            key=lambda z: z.split("/", 1)[1],
+        )
+        options = []
+        for name in names:
+            offset = noon.astimezone(zone(name)).strftime("%z")
+            place = name.split("/", 1)[1].replace("_", " ").replace("/", ", ")
+            options.append((name, f"{place} (UTC{offset[:3]}:{offset[3:]})"))
+        groups.append((region, tuple(options)))
+    return tuple(groups)
+
+
+def timezone_select(
+    name: str,
+    label: str,
+    value: str,
+    *,
+    hint: str = "",
+    error: str = "",
+    blank: str = "",
+) -> str:
+    """A list of time zones grouped by region, cities by name: typing a city's first letters finds it.
+
+    `blank` adds a first, empty choice with that text (e.g. "Same as mine"); a current value that is
+    not in the list (an alias such as `US/Eastern`) is kept as a choice of its own.
+    """
+    described_html, aria = _described(name, hint, error)
+    groups = _zone_groups(datetime.now(UTC).date())
+    known = {z for _, options in groups for z, _ in options}
+    html = f'<label for="{e(name)}">{e(label)}</label>{described_html}'
+    html += f'<select id="{e(name)}" name="{e(name)}"{aria}>'
+    if blank:
+        html += f'<option value=""{" selected" if not value else ""}>{e(blank)}</option>'
+    if value and value not in known:
+        html += f'<option value="{e(value)}" selected>{e(value)}</option>'
+    for region, options in groups:
+        html += (
+            f'<optgroup label="{e(region)}">'
+            + "".join(
+                f'<option value="{e(z)}"{" selected" if z == value else ""}>{e(text)}</option>'
+                for z, text in options
+            )
+            + "</optgroup>"
+        )
+    return html + "</select>"
 
 
 def checkboxes(
-    name: str, legend: str, options: list[tuple[str, str]], checked: set[str], hint: str = ""
+    name: str,
+    legend: str,
+    options: list[tuple[str, str]],
+    checked: set[str],
+    hint: str = "",
+    error: str = "",
 ) -> str:
-    boxes = "".join(
-        f'<label><input type="checkbox" name="{e(name)}" value="{e(value)}"'
-        f"{' checked' if value in checked else ''}> {e(label)}</label>"
-        for value, label in options
-    )
-    hint_html = f'<p class="hint">{e(hint)}</p>' if hint else ""
-    return f"<fieldset><legend>{e(legend)}</legend>{hint_html}{boxes}</fieldset>"
+    """A fieldset of checkboxes; the first box has the group's name as id (error links land on it)."""
+    described_html, aria = _described(name, hint, error)
+    boxes = ""
+    for i, (value, label) in enumerate(options):
+        first = f' id="{e(name)}"{aria}' if i == 0 else ""
+        tick = " checked" if value in checked else ""
+        box = f'<input type="checkbox" name="{e(name)}" value="{e(value)}"{first}{tick}>'
+        boxes += f"<label>{box} {e(label)}</label>"
+    return f"<fieldset><legend>{e(legend)}</legend>{described_html}{boxes}</fieldset>"
 
 
 def link_error(status: int, message: str) -> HTMLResponse:

@@ -128,7 +128,8 @@ async def test_participant_sets_a_snooze_in_preferences(
 
     # Back on the preferences page, the snooze is shown.
     await page.goto(web.link(Action.PREFERENCES))
-    await expect(page.get_by_text(f"Emails are snoozed until {local:%A %d %B %Y}.")).to_be_visible()
+    day = f"{local:%A} {local.day} {local:%B %Y}"
+    await expect(page.get_by_text(f"We will not email you until {day} (New York time).")).to_be_visible()
 
 
 @pytest.fixture
