@@ -183,3 +183,27 @@ async def test_operator_finds_the_journey_in_the_temporal_ui_by_cohort(
     finally:
         stop.set()
         await asyncio.wait_for(worker, 30)
+
+
+async def test_on_a_phone_a_mistake_takes_the_focus_and_the_time_zone_is_picked_from_a_list(
+    browser: Browser, web: RunningWeb, db_pool: asyncpg.Pool, cohort: str
+) -> None:
+    page = await browser.new_page(viewport={"width": 375, "height": 740})
+    await page.goto(web.link(Action.CONFERENCE))
+    await page.get_by_label("Conference name").fill("ESMO")
+    await page.get_by_label("First day").fill(future(20).isoformat())
+    await page.get_by_label("Last day").fill(future(10).isoformat())
+    await page.get_by_role("button", name="Tell the program").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Last day: the conference ends before it starts.")
+    focused = await page.evaluate("document.activeElement.id")
+    assert focused == "ends_on", "the field to fix has the focus"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    await page.goto(web.link(Action.PREFERENCES))
+    zone_list = page.get_by_label("Time zone", exact=True)
+    assert await zone_list.evaluate("el => el.tagName") == "SELECT"
+    await zone_list.select_option("Europe/Lisbon")
+    await page.get_by_role("button", name="Save preferences").click()
+    await expect(page.get_by_text("Lisbon time")).to_be_visible()
+    assert (await participant_row(db_pool))["timezone"] == "Europe/Lisbon"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
