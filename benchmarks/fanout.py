@@ -48,10 +48,12 @@ def _rate(instants: list[float]) -> float:
     return (len(instants) - 1) / span if span > 0 else float("inf")
 
 
-async def journeys_burst(stack: BenchStack, n: int, cohort: str) -> tuple[float, str]:
-    """Emails/s over the burst and the exactly-once verdict."""
+async def journeys_burst(stack: BenchStack, n: int, cohort: str, start_rate: float) -> tuple[float, str]:
+    """Emails/s over the burst and the exactly-once verdict. `start_rate` (journeys/s, from the launch
+    figure) sizes the lead: every journey must be started before the minute, or its first slot moves to
+    the next send day and it drops out of the burst."""
     program = burst_program()
-    lead = timedelta(seconds=15 + n / 25)  # time to save and start every journey before the minute
+    lead = timedelta(seconds=20 + 1.3 * n / start_rate)
     due = (datetime.now(UTC) + lead).replace(microsecond=0)
     start = due.date()
     # Zones whose local date at `due` is the cohort's start date, so `due` is their first send slot.
@@ -93,12 +95,17 @@ async def journeys_burst(stack: BenchStack, n: int, cohort: str) -> tuple[float,
     await asyncio.gather(*(one(r) for r in records))
     late = datetime.now(UTC) > due
     deadline = time.monotonic() + lead.total_seconds() + 120 + n / 2
+    last, stalled = -1, time.monotonic()
     while time.monotonic() < deadline:
         sent = await stack.pool.fetchval(
             "select count(*) from send_ledger where cohort_id = $1 and status = 'sent'", cohort
         )
         if sent >= n and len(stack.mail.messages()) >= n:
             break
+        if sent != last:
+            last, stalled = sent, time.monotonic()
+        elif datetime.now(UTC) > due + timedelta(seconds=60) and time.monotonic() - stalled > 60:
+            break  # nothing new for a minute after the burst: report what arrived
         await asyncio.sleep(1.0)
     files = stack.mail.messages()
     rate = _rate([_accepted_at(p).timestamp() for p in files])
@@ -142,11 +149,11 @@ async def raw_burst(stack: BenchStack, n: int) -> float:
     return _rate(list(await asyncio.gather(*(result(h) for h in handles))))
 
 
-async def bench_fanout(stack: BenchStack, n: int, cohort: str) -> Row:
+async def bench_fanout(stack: BenchStack, n: int, cohort: str, start_rate: float) -> Row:
     cpu = stack.worker_cpu()
     base = await raw_burst(stack, n)
     cpu, base_cpu = stack.worker_cpu(), stack.worker_cpu() - cpu
-    ours, verdict = await journeys_burst(stack, n, cohort)
+    ours, verdict = await journeys_burst(stack, n, cohort, start_rate)
     # Includes starting the journeys (enrolment), not only the burst.
     ours_cpu = stack.worker_cpu() - cpu
     ratio = ours / base

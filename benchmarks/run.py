@@ -74,7 +74,7 @@ async def bench_servers(sizes: Sizes, profile: Path | None = None) -> list[Row]:
             idle = stack.worker_rss()
             launch = await bench_launch(stack, sizes.launch, "bench-launch", profile)
             memory = await bench_memory(stack, idle, "bench-launch", sizes.launch)
-            fanout = await bench_fanout(stack, sizes.fanout, "bench-fanout")
+            fanout = await bench_fanout(stack, sizes.fanout, "bench-fanout", launch.rate)
             rows = [launch, fanout]
             # Same Postgres (other cohorts), its own mail sink; the dev server sits idle meanwhile.
             rows += await bench_time_skipping(stack.settings.postgres_dsn, root, sizes.time_skipping)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="Run the worker and the `cohort start` CLI under pyinstrument; HTML reports in DIR.",
+        help="Run the worker and the `cohort start` CLI under pyinstrument; text reports in DIR.",
     )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL

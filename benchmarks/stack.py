@@ -66,8 +66,8 @@ async def _start_worker(root: Path, settings: Settings, profile: Path | None) ->
     ready = root / "worker.ready"
     argv = [sys.executable, "-m", "benchmarks.worker", str(ready)]
     if profile is not None:
-        # pyinstrument writes its report when the worker exits (SIGTERM stops it gracefully).
-        argv[1:1] = ["-m", "pyinstrument", "-r", "html", "-o", str(profile / "worker.html")]
+        # pyinstrument writes its text report when the worker exits (SIGTERM stops it gracefully).
+        argv[1:1] = ["-m", "pyinstrument", "-r", "text", "-o", str(profile / "worker.txt")]
     worker = ChildProcess(
         "bench-worker",
         argv,
