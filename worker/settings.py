@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     mail_from: EmailStr = "mentorflow@localhost.localdomain"
 
     # Participant links.
-    public_base_url: AnyHttpUrl = AnyHttpUrl(f"http://127.0.0.1:{EMBEDDED_WEB_PORT}")
+    # Unset: the web app on this machine (`web_host`:`web_port`), so moving the port moves the links.
+    public_base_url: AnyHttpUrl | None = None
     link_secret: SecretStr = SecretStr(EMBEDDED_LINK_SECRET)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=EMBEDDED_WEB_PORT, ge=1, le=65535)
@@ -147,7 +148,10 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return str(self.public_base_url).rstrip("/")
+        if self.public_base_url is not None:
+            return str(self.public_base_url).rstrip("/")
+        host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
 
 _SECRET_FIELDS = {"link_secret", "smtp_password", "temporal_api_key"}
