@@ -98,11 +98,19 @@ def _burst_instant(
 
 
 def _prep_instant(state: JourneyState, program: ProgramSpec, conf: ConferenceState) -> datetime | None:
-    day = conf.starts_on - timedelta(days=program.schedule.burst_prep_days)
+    """The prep nudge: at the participant's own send time and zone, since it goes while they are still at
+    home (only the daily emails follow the conference clock), on the first non-quiet day from
+    `burst_prep_days` before the start."""
+    schedule = program.schedule
+    tz = state.timezone
+    day = conf.starts_on - timedelta(days=schedule.burst_prep_days)
     while day <= conf.starts_on:
-        instant = _burst_instant(state, program, conf, day)
-        if instant is not None:
-            return instant if instant >= conf.added_at else None
+        if weekday_of(day) not in schedule.quiet_days:
+            instant = resolve_local(day, state.send_time, tz)
+            if not in_quiet_hours(
+                local_datetime(instant, tz).time(), schedule.quiet_start, schedule.quiet_end
+            ):
+                return instant if instant >= conf.added_at else None
         day += timedelta(days=1)
     return None
 
@@ -174,11 +182,15 @@ def next_track_nudge(state: JourneyState, program: ProgramSpec) -> NudgeSpec | N
 
 
 def pending_suggestion(state: JourneyState, program: ProgramSpec) -> tuple[Persona, NudgeSpec] | None:
-    """The earliest suggested persona not yet held, with the unsent track nudge that offers it."""
+    """The earliest suggested persona not yet held, with the unsent nudge of a held track that offers it.
+
+    Only the tracks the participant holds carry a suggestion: sending another persona's nudge would push
+    content they never chose (and use up that nudge before they ever adopt the persona).
+    """
     for persona in state.suggested:
         if persona in state.personas:
             continue
-        for holder in Persona:
+        for holder in state.personas:
             nudge = next(
                 (n for n in program.track(holder) if n.suggests is persona and n.id not in state.sent_nudges),
                 None,
@@ -186,6 +198,17 @@ def pending_suggestion(state: JourneyState, program: ProgramSpec) -> tuple[Perso
             if nudge is not None:
                 return persona, nudge
     return None
+
+
+def _checkin_base(
+    state: JourneyState, program: ProgramSpec, since: datetime, last: datetime | None
+) -> datetime:
+    """When the next check-in may go: from `since`, and whole local weeks after the `last` email it follows
+    (whole weeks: a DST change between two check-ins must not push one to the next slot)."""
+    if last is None:
+        return since
+    day = local_date(last, state.timezone) + timedelta(weeks=program.schedule.checkin_every_weeks)
+    return max(since, start_of_local_day(day, state.timezone))
 
 
 def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
@@ -207,11 +230,8 @@ def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
             _cadence_slot(state, program, state.welcome_back_from), 1, program.special(NudgeKind.WELCOME_BACK)
         )
     if state.dormant_since is not None:
-        base = state.dormant_since
-        if state.last_checkin_at is not None and state.last_checkin_at >= state.dormant_since:
-            # Whole local weeks: a DST change between two check-ins must not push one to the next slot.
-            last = local_date(state.last_checkin_at, tz)
-            base = start_of_local_day(last + timedelta(weeks=program.schedule.checkin_every_weeks), tz)
+        # Check-ins keep their interval from the last one, even one sent before this dormancy began.
+        base = _checkin_base(state, program, state.dormant_since, state.last_checkin_at)
         add(_cadence_slot(state, program, base), 2, program.special(NudgeKind.CHECKIN))
     elif state.welcome_sent:
         suggestion = pending_suggestion(state, program)
@@ -221,6 +241,11 @@ def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
         track = next_track_nudge(state, program)
         if track is not None:
             add(_capped_slot(state, program, state.start), 4, track, track.id)
+        if suggestion is None and track is None:
+            # Every held track is done (or none is held): the program keeps in touch at the check-in
+            # cadence rather than going silent until the recap.
+            base = _checkin_base(state, program, state.start, state.last_cadence_send)
+            add(_cadence_slot(state, program, base), 5, program.special(NudgeKind.CHECKIN))
     if not candidates:
         return None
     slot, _, nudge, key = min(candidates, key=lambda c: (c[0], c[1]))
@@ -241,7 +266,10 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
         # a burst under way stops too.
         return _earliest(candidates, state.clock)
-    if state.paused_until is None and state.dormant_since is None:
+    # A burst planned ahead (a conference added, not yet over) makes the quiet before it planned rest,
+    # not dormancy: the participant told us when they will be back.
+    planned_burst = any(not c.ended for c in state.conferences)
+    if state.paused_until is None and state.dormant_since is None and not planned_burst:
         detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
         if detect < state.ends_at:
             candidates.append(Due(detect, Action.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))

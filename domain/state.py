@@ -231,7 +231,8 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
             )
         case BurstStarted():
             new = _with_conference(new, event.conference_id, started=True)
-            return new.model_copy(update={"last_activity": _activity(new, at)})
+            # The burst's daily emails are their welcome back: no separate one after the burst recap.
+            return new.model_copy(update={"last_activity": _activity(new, at), "welcome_back_from": None})
         case BurstEnded():
             new = _with_conference(new, event.conference_id, ended=True)
             return new.model_copy(update={"last_activity": _activity(new, at)})
@@ -283,7 +284,8 @@ def _evolve_schedule(state: JourneyState, event: ScheduleChanged) -> JourneyStat
 def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
     at = event.at
     update: dict[str, object] = {"sends": state.sends + 1}
-    if event.kind in CADENCE_KINDS:
+    if event.kind in CADENCE_KINDS or event.kind is NudgeKind.BURST_PREP:
+        # The prep goes at the participant's send time: on a send day it takes that slot, never two emails.
         update["last_cadence_send"] = at
     if event.nudge_id not in state.sent_nudges:
         update["sent_nudges"] = (*state.sent_nudges, event.nudge_id)

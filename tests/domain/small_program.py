@@ -41,6 +41,10 @@ title = "First original post"
 [[suggestions]]
 persona = "creator"
 after = ["followed_ten", "followed_institution"]
+
+[[suggestions]]
+persona = "amplifier"
+after = ["first_post"]
 """
 
 
@@ -82,8 +86,10 @@ def small_files() -> dict[str, str]:
         )
     for persona in ("creator", "amplifier", "twittermittent", "mission"):
         for i in range(1, 5):
+            # creator-02 offers amplifier: a suggestion carried by one persona's track.
+            suggests = "amplifier" if (persona, i) == ("creator", 2) else None
             files[f"nudges/{persona}-{i:02d}.md"] = nudge(
-                f"{persona}-{i:02d}", "track", persona=persona, order=i
+                f"{persona}-{i:02d}", "track", persona=persona, order=i, suggests=suggests
             )
     return files
 

@@ -105,7 +105,8 @@ def test_detected_dormancy_checks_in_then_welcomes_back_on_activity() -> None:
     assert started.kind == "detected" and started.at == START + timedelta(weeks=4)
     checkins = [s for s in sends(events) if s.kind is NudgeKind.CHECKIN]
     assert [local(c) for c in checkins] == [
-        "Tue 2026-02-03 08:30",
+        "Tue 2026-01-20 08:30",  # no track held: check-ins from the start, every two weeks ...
+        "Tue 2026-02-03 08:30",  # ... and dormancy (from Mon 02-02) keeps that interval
         "Tue 2026-02-17 08:30",
         "Tue 2026-03-03 08:30",
     ]
@@ -137,7 +138,7 @@ def test_conference_burst_then_the_previous_cadence() -> None:
     burst = [s for s in sends(events) if s.conference_id == "acc26"]
     chicago = [(s.kind.value, local(s, "America/Chicago")) for s in burst]
     assert chicago == [
-        ("burst_prep", "Mon 2026-02-02 08:30"),
+        ("burst_prep", "Mon 2026-02-02 07:30"),  # still at home: 08:30 New York
         ("burst_daily", "Sat 2026-02-07 08:30"),
         # Sunday is a quiet day, even during a conference.
         ("burst_daily", "Mon 2026-02-09 08:30"),

@@ -17,6 +17,8 @@ from domain import (
     BurstStarted,
     ChangeSchedule,
     Command,
+    DormancyEnded,
+    DormancyStarted,
     DropPersona,
     EndProgram,
     Enroll,
@@ -173,11 +175,23 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
     week_counted: str | None = None  # the local week label the weekly cap is counting
     daily: Counter[tuple[str, str]] = Counter()
     week_tracks: Counter[str] = Counter()
+    last_checkin: datetime | None = None
+    burst_since_back = False  # a burst began since the participant's latest return from detected dormancy
     for event in events:
+        if isinstance(event, DormancyStarted) and event.kind == "detected":
+            assert not any(not c.ended for c in state.conferences), (
+                "a planned burst is ahead: the quiet before it is rest, not dormancy"
+            )
+        if isinstance(event, DormancyEnded) and event.kind == "detected":
+            burst_since_back = False
+        if isinstance(event, BurstStarted):
+            burst_since_back = True
         if isinstance(event, NudgeSent):
             assert state.paused_until is None, "nothing is sent while paused"
             assert state.unsubscribed_at is None and state.completed_at is None
-            in_conference_zone = event.kind in (NudgeKind.BURST_PREP, NudgeKind.BURST_DAILY)
+            # Daily burst emails follow the conference clock (the participant is there); the prep goes
+            # days before, while they are still at home.
+            in_conference_zone = event.kind is NudgeKind.BURST_DAILY
             # The schedule in force when it goes: a ChangeSchedule before it may have moved it.
             tz = state.timezone
             zone = conferences[event.conference_id or ""] if in_conference_zone else tz
@@ -193,6 +207,7 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
             if event.kind is NudgeKind.TRACK:
                 assert not state.in_burst, "bursts replace the track cadence"
                 assert state.dormant_since is None
+                assert event.persona in state.personas, "only tracks of personas held: never forced"
                 # After a zone change westwards a local week may carry an earlier label than the one
                 # already counting: its sends count against the later label (the rule in domain.state).
                 week = max(iso_week_key(event.at, tz), week_counted or "")
@@ -201,6 +216,14 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
                 assert week_tracks[week] <= schedule.weekly_cap, "never over the weekly cap"
                 if Persona.TWITTERMITTENT in state.personas:
                     assert week_tracks[week] <= schedule.twittermittent_weekly_cap
+            if event.kind is NudgeKind.CHECKIN:
+                # Low cadence, whether dormant or done with every track: never closer than the program's
+                # check-in interval (a day of slack for a zone change between two of them).
+                gap = timedelta(weeks=schedule.checkin_every_weeks) - timedelta(days=1, hours=2)
+                assert last_checkin is None or event.at - last_checkin >= gap, "check-ins keep their interval"
+                last_checkin = event.at
+            if event.kind is NudgeKind.WELCOME_BACK:
+                assert not burst_since_back, "a burst already welcomed them back"
             if event.kind is NudgeKind.BURST_DAILY:
                 assert event.conference_id is not None
                 daily[(event.conference_id, wall.date().isoformat())] += 1
