@@ -188,8 +188,8 @@ async def test_a_year_of_journey(
     # At the local send time, on send days, never on the quiet Sunday, nothing while paused.
     pause_from, pause_to = start + timedelta(weeks=16, hours=15), start + timedelta(weeks=19)
     for row in ledger:
-        # Prep and daily burst emails follow the conference clock; the recap is back home.
-        zone = ZoneInfo(CONF_TZ if row["kind"] in ("burst_prep", "burst_daily") else TZ)
+        # Daily burst emails follow the conference clock; the prep (still at home) and the recap do not.
+        zone = ZoneInfo(CONF_TZ if row["kind"] == "burst_daily" else TZ)
         local = row["scheduled_at"].astimezone(zone)
         assert local.time() == time(8, 30), (row["nudge_key"], local)
         assert local.strftime("%a") != "Sun", row["nudge_key"]
