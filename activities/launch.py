@@ -1,29 +1,27 @@
-"""Start a cohort's journeys in batches: read ids and schedule preferences from Postgres, start each
-journey at most once (USE_EXISTING while it runs, REJECT_DUPLICATE once it closed), add its conferences."""
+"""Start a cohort's journeys in batches: read ids and schedule preferences from Postgres, decide each
+enrolment (with its roster conferences) with the domain decider, record the batch's events in one
+transaction, then start each journey, already enrolled, at most once (USE_EXISTING while it runs,
+REJECT_DUPLICATE once it closed)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.event_store import AppendEventsInput, append_input, append_many
 from activities.program_store import ProgramCache
-from domain import AddConference, Enroll, ProgramSpec
+from domain import AddConference, Enroll, NudgeSent, ProgramSpec, enrol, journey_view
 from domain.roster import RosterConference
 from domain.timing import start_of_local_day
 from workflows import search_attributes as sa
@@ -39,6 +37,9 @@ class LaunchBatchInput(BaseModel):
     task_queue: str
     after: str | None = None  # participant ids are processed in order; resume after this one
     limit: int = 100
+    # When the batch's enrolments are decided: fixed by the launch workflow, so a retried batch decides
+    # exactly the same events. None: now.
+    decided_at: datetime | None = None
 
 
 class LaunchBatchResult(BaseModel):
@@ -70,7 +71,11 @@ def roster_conference_command(conf: RosterConference) -> AddConference:
 
 
 def journey_input(
-    cohort_id: str, row: Mapping[str, Any] | asyncpg.Record, program: ProgramSpec, start_date: date
+    cohort_id: str,
+    row: Mapping[str, Any] | asyncpg.Record,
+    program: ProgramSpec,
+    start_date: date,
+    conferences: Sequence[RosterConference] = (),
 ) -> JourneyInput:
     """A participants row (from Postgres, or a roster row with the same columns) as the journey's input."""
     wid = journey_id(cohort_id, row["participant_id"])
@@ -85,15 +90,68 @@ def journey_input(
         start=start_of_local_day(start_date, row["timezone"]),
     )
     return JourneyInput(
-        cohort_id=cohort_id, participant_id=row["participant_id"], program=program, enroll=enroll
+        cohort_id=cohort_id,
+        participant_id=row["participant_id"],
+        program=program,
+        enroll=enroll,
+        conferences=[roster_conference_command(c) for c in conferences],
     )
 
 
-async def start_journey(client: Client, task_queue: str, data: JourneyInput, conferences: list[Any]) -> bool:
-    """Start (or find running) one journey and add its roster conferences; False if it already closed."""
+async def cohort_inputs(
+    pool: asyncpg.Pool,
+    cohort_id: str,
+    program: ProgramSpec,
+    start_date: date,
+    *,
+    after: str = "",
+    limit: int | None = None,
+) -> list[JourneyInput]:
+    """The cohort's journeys, in participant id order, after `after`: what a launch batch starts."""
+    rows = await pool.fetch(
+        """
+        select participant_id, timezone, send_days, send_time, personas, conferences::text as conferences
+        from participants where cohort_id = $1 and participant_id > $2
+        order by participant_id limit $3
+        """,
+        cohort_id,
+        after,
+        limit,
+    )
+    return [
+        journey_input(
+            cohort_id,
+            row,
+            program,
+            start_date,
+            [RosterConference.model_validate(c) for c in json.loads(row["conferences"])],
+        )
+        for row in rows
+    ]
+
+
+def enrolled_input(data: JourneyInput, now: datetime) -> tuple[JourneyInput, AppendEventsInput] | None:
+    """The journey's input already enrolled at `now` (with its conferences), and the events to record.
+
+    Deciding here, in bulk, spares each journey its first event-store activity and a workflow task. None
+    when the enrolment sends an email at once (a late launch): the journey then enrols itself, so that
+    send goes through its workflow like every other.
+    """
+    decision, state = enrol(data.enroll, data.conferences, now, data.program)
+    if any(isinstance(e, NudgeSent) for e in decision.events):
+        return None
+    folded = len(decision.events)
+    ids = (data.enroll.journey_id, data.cohort_id, data.participant_id)
+    record = append_input(ids, decision.events, state, data.program, folded)
+    return data.model_copy(update={"state": state, "events_folded": folded, "conferences": []}), record
+
+
+async def start_journey(client: Client, task_queue: str, data: JourneyInput) -> bool:
+    """Start (or find running) one journey; False if it already closed."""
     wid = data.enroll.journey_id
+    view = journey_view(data.state, data.program) if data.state is not None else None
     try:
-        handle = await client.start_workflow(
+        await client.start_workflow(
             "JourneyWorkflow",
             data,
             id=wid,
@@ -103,29 +161,48 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput, con
             static_summary=(
                 f"participant {data.participant_id} · cohort {data.cohort_id} · program {data.program.name}"
             ),
+            # All of them when the launch enrolled it, so its first task has nothing to upsert.
             search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.COHORT, data.cohort_id),
-                    SearchAttributePair(sa.PROGRAM, data.program.name),
-                ]
+                sa.pairs(sa.journey_values(data.cohort_id, data.program.name, view))
             ),
         )
     except WorkflowAlreadyStartedError:
         return False  # closed already (completed or unsubscribed): never start it again
-    for raw in conferences:
-        command = roster_conference_command(RosterConference.model_validate(raw))
-        await _add_conference(handle, command, wid)
     return True
 
 
-async def _add_conference(handle: WorkflowHandle[Any, Any], command: AddConference, wid: str) -> None:
-    # The journey enrols in its workflow init, so an update right after the start already finds it enrolled.
-    try:
-        await handle.execute_update("add_conference", command, id=command.command_id)
-    except WorkflowUpdateFailedError as exc:
-        # Rejected for good (e.g. the journey already ended): the roster asked, the journey said no.
-        reason = str(getattr(exc.cause, "message", None) or exc.cause)
-        activity.logger.info("roster conference rejected", extra={"workflow_id": wid, "reason": reason})
+async def launch_journeys(
+    pool: asyncpg.Pool,
+    client: Client,
+    task_queue: str,
+    inputs: Sequence[JourneyInput],
+    now: datetime,
+    on_started: Callable[[int], None] = lambda _: None,
+) -> list[bool]:
+    """Enrol the journeys at `now`, record those enrolments in one transaction, then start them
+    (START_CONCURRENCY at a time); for each, False if it had already closed."""
+    starts: list[JourneyInput] = []
+    records: list[AppendEventsInput] = []
+    for data in inputs:
+        enrolled = enrolled_input(data, now)
+        starts.append(data if enrolled is None else enrolled[0])
+        if enrolled is not None:
+            records.append(enrolled[1])
+    # Recorded before the starts: events are idempotent on their ids and the projection on its version, so
+    # a journey already running (a re-run) or already closed keeps what it has.
+    await append_many(pool, records)
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+    done = 0
+
+    async def one(data: JourneyInput) -> bool:
+        nonlocal done
+        async with gate:
+            running = await start_journey(client, task_queue, data)
+            done += 1
+            on_started(done)
+            return running
+
+    return list(await asyncio.gather(*(one(d) for d in starts)))
 
 
 class LaunchActivities:
@@ -139,41 +216,24 @@ class LaunchActivities:
         start_date = await self.pool.fetchval(
             "select start_date from cohorts where cohort_id = $1", data.cohort_id
         )
-        rows = await self.pool.fetch(
-            """
-            select participant_id, timezone, send_days, send_time, personas, conferences::text as conferences
-            from participants where cohort_id = $1 and participant_id > $2
-            order by participant_id limit $3
-            """,
-            data.cohort_id,
-            data.after or "",
-            data.limit,
+        inputs = await cohort_inputs(
+            self.pool, data.cohort_id, program, start_date, after=data.after or "", limit=data.limit
         )
         total = await self.pool.fetchval(
             "select count(*) from participants where cohort_id = $1", data.cohort_id
         )
-        client = activity.client()
-        gate = asyncio.Semaphore(START_CONCURRENCY)
-        done = 0
-
-        async def one(row: asyncpg.Record) -> bool:
-            nonlocal done
-            async with gate:
-                running = await start_journey(
-                    client,
-                    data.task_queue,
-                    journey_input(data.cohort_id, row, program, start_date),
-                    json.loads(row["conferences"]),
-                )
-                done += 1
-                activity.heartbeat(done)
-                return running
-
-        results = await asyncio.gather(*(one(r) for r in rows))
+        results = await launch_journeys(
+            self.pool,
+            activity.client(),
+            data.task_queue,
+            inputs,
+            data.decided_at or datetime.now(UTC),
+            on_started=activity.heartbeat,
+        )
         return LaunchBatchResult(
-            processed=len(rows),
+            processed=len(inputs),
             closed=results.count(False),
-            last=rows[-1]["participant_id"] if rows else data.after,
+            last=inputs[-1].participant_id if inputs else data.after,
             total=total,
-            done=len(rows) < data.limit,
+            done=len(inputs) < data.limit,
         )

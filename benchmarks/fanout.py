@@ -90,7 +90,7 @@ async def journeys_burst(stack: BenchStack, n: int, cohort: str, start_rate: flo
     async def one(record: Any) -> None:
         async with gate:
             data = journey_input(cohort, record, program.spec, start)
-            await start_journey(stack.client, stack.settings.task_queue, data, [])
+            await start_journey(stack.client, stack.settings.task_queue, data)
 
     await asyncio.gather(*(one(r) for r in records))
     late = datetime.now(UTC) > due

@@ -4,7 +4,6 @@ sink), and the history those journeys leave: events per participant-year and per
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
-from activities.launch import journey_input, start_journey
+from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.report import Row
 from benchmarks.roster import synthetic_rows
 from benchmarks.stack import REPO
@@ -118,18 +117,12 @@ async def _journeys_year(
     began = time.perf_counter()
     await save_cohort(pool, cohort, PROGRAM, start)
     await save_participants(pool, cohort, _records(rows))
-    records = await pool.fetch(
-        "select participant_id, timezone, send_days, send_time, personas, conferences::text as conferences"
-        " from participants where cohort_id = $1 order by participant_id",
-        cohort,
-    )
-    for record in records:
-        data = journey_input(cohort, record, PROGRAM.spec, start)
-        await start_journey(client, task_queue, data, json.loads(record["conferences"]))
+    inputs = await cohort_inputs(pool, cohort, PROGRAM.spec, start)
+    await launch_journeys(pool, client, task_queue, inputs, await env.get_current_time())
     # One journey at a time (concurrent result() waits break the server's time lock, DESIGN.md); the clock
     # runs for all of them meanwhile.
-    for record in records:
-        wid = journey_id(cohort, record["participant_id"])
+    for data in inputs:
+        wid = journey_id(cohort, data.participant_id)
         while (status := await _status(client, wid)) == WorkflowExecutionStatus.RUNNING:
             await env.sleep(timedelta(days=7))
         if status != WorkflowExecutionStatus.COMPLETED:
@@ -176,13 +169,7 @@ async def _scripted_year(
     )
     await save_cohort(pool, cohort, PROGRAM, start)
     await save_participants(pool, cohort, _records([row]))
-    record = await pool.fetchrow(
-        "select participant_id, timezone, send_days, send_time, personas from participants"
-        " where cohort_id = $1",
-        cohort,
-    )
-    assert record is not None
-    data = journey_input(cohort, record, PROGRAM.spec, start)
+    (data,) = await cohort_inputs(pool, cohort, PROGRAM.spec, start)
     handle = await env.client.start_workflow(
         JourneyWorkflow.run, data, id=data.enroll.journey_id, task_queue=task_queue
     )

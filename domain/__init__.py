@@ -19,7 +19,7 @@ from domain.commands import (
     Unsubscribe,
     validate,
 )
-from domain.decider import Decision, decide, decide_and_evolve, fold, next_wake_up
+from domain.decider import Decision, decide, decide_and_evolve, enrol, fold, next_wake_up
 from domain.events import (
     BurstEnded,
     BurstStarted,
@@ -110,6 +110,7 @@ __all__ = [
     "catch_up",
     "decide",
     "decide_and_evolve",
+    "enrol",
     "evolve",
     "fold",
     "journey_view",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -209,3 +210,19 @@ def _decide(
         due_events, state, upcoming = catch_up_and_peek(state, program, now)
         events.extend(due_events)
     return Decision(events=events, next_wake_up=upcoming.at if upcoming else None), state
+
+
+def enrol(
+    enroll: Enroll, conferences: Sequence[AddConference], now: datetime, program: ProgramSpec
+) -> tuple[Decision, JourneyState]:
+    """A journey's first decision: the enrolment, then the roster's conferences, all at `now`.
+
+    The workflow decides it in its init; a cohort launch decides it beforehand, in bulk, with this same
+    function (see `activities.launch`).
+    """
+    decision, state = decide_and_evolve(JourneyState(), enroll, now, program)
+    events = list(decision.events)
+    for command in conferences:
+        decision, state = decide_and_evolve(state, command, now, program)
+        events.extend(decision.events)
+    return Decision(events=events, next_wake_up=decision.next_wake_up), state

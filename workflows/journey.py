@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import names as act
-    from activities.event_store import AppendEventsInput, AppendEventsResult, JourneyProjection, StoredEvent
+    from activities.event_store import AppendEventsInput, AppendEventsResult, append_input
     from activities.send_nudge import ConferenceInfo, SendNudgeInput, SendNudgeResult
     from domain import (
         AddConference,
@@ -25,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         DropPersona,
         EndProgram,
         Event,
-        JourneyState,
         JourneyView,
         NudgeSent,
         Pause,
@@ -34,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Tick,
         Unsubscribe,
         decide_and_evolve,
+        enrol,
         journey_view,
         next_wake_up,
         validate,
@@ -48,6 +47,9 @@ _RETRY = RetryPolicy(
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
+# A run shows its details from its first task, and upserts only the search attributes that differ from
+# those it started with (a launch starts an enrolled journey with all of them set).
+_PUBLISH_AT_START = "publish-at-start"
 
 
 @workflow.defn
@@ -61,19 +63,21 @@ class JourneyWorkflow:
         # journey enrolled; run() performs the enrolment's events before any update's.
         self._enrolment: list[Event] = []
         if data.state is None:
-            decision, self._state = decide_and_evolve(
-                JourneyState(), data.enroll, workflow.now(), data.program
-            )
+            decision, self._state = enrol(data.enroll, data.conferences, workflow.now(), data.program)
             self._enrolment, self._wake = list(decision.events), decision.next_wake_up
         else:
             self._state, self._wake = data.state, next_wake_up(data.state, data.program)
         self._run_started = workflow.now()
-        self._search_attributes: dict[str, object] = {}
+        self._search_attributes: sa.Values = {}
 
     # ---- the loop -------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, data: JourneyInput) -> JourneyView:
+        if workflow.patched(_PUBLISH_AT_START):
+            self._search_attributes = sa.values_of(workflow.info().typed_search_attributes.search_attributes)
+            if not self._enrolment and self._state.enrolled:
+                self._publish()
         if self._enrolment:
             async with self._lock:
                 await self._perform(self._enrolment)
@@ -171,30 +175,8 @@ class JourneyWorkflow:
         )
 
     def _append_input(self, events: list[Event]) -> AppendEventsInput:
-        view = self._view()
-        return AppendEventsInput(
-            workflow_id=workflow.info().workflow_id,
-            cohort_id=self._input.cohort_id,
-            participant_id=self._input.participant_id,
-            events=[
-                StoredEvent(
-                    id=e.id,
-                    type=e.type,
-                    at=e.at,
-                    payload=e.model_dump(mode="json", exclude={"id", "type", "at"}),
-                )
-                for e in events
-            ],
-            projection=JourneyProjection(
-                version=self._events_folded,
-                mode=view.mode.value,
-                personas=[p.value for p in view.personas],
-                milestones=dict(self._state.milestones),
-                next_nudge_at=view.next_nudge_at,
-                next_nudge_id=view.next_nudge_id,
-                paused_until=view.paused_until,
-            ),
-        )
+        ids = (workflow.info().workflow_id, self._input.cohort_id, self._input.participant_id)
+        return append_input(ids, events, self._state, self._input.program, self._events_folded)
 
     # ---- what operators see ---------------------------------------------------------------------------
 
@@ -210,18 +192,9 @@ class JourneyWorkflow:
 
     def _publish(self) -> None:
         view = self._view()
-        updates: list[SearchAttributeUpdate[Any]] = [
-            sa.COHORT.value_set(self._input.cohort_id),
-            sa.PROGRAM.value_set(self._input.program.name),
-            sa.MODE.value_set(view.mode.value),
-            sa.PERSONAS.value_set([p.value for p in view.personas]),
-            sa.NEXT_NUDGE_AT.value_set(view.next_nudge_at)
-            if view.next_nudge_at
-            else sa.NEXT_NUDGE_AT.value_unset(),
-        ]
-        current = {u.key.name: getattr(u, "value", None) for u in updates}  # upsert only what changed
-        if current != self._search_attributes:
-            workflow.upsert_search_attributes(updates)
+        current = sa.journey_values(self._input.cohort_id, self._input.program.name, view)
+        if current != self._search_attributes:  # upsert only when something changed
+            workflow.upsert_search_attributes(sa.updates(current))
             self._search_attributes = current
         milestones = ", ".join(self._state.milestones) or "none yet"
         workflow.set_current_details(

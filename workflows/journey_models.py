@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from domain import Enroll, JourneyState, ProgramSpec
+from domain import AddConference, Enroll, JourneyState, ProgramSpec
 
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 
@@ -27,6 +27,9 @@ class JourneyInput(BaseModel):
     participant_id: str
     program: ProgramSpec
     enroll: Enroll
-    # Carried across continue-as-new; None on the first run.
+    # The roster's conferences, added with the enrolment (one decision, no update round trips).
+    conferences: list[AddConference] = Field(default_factory=list)
+    # Carried across continue-as-new; on the first run None (the journey enrols itself) or the state a
+    # cohort launch already enrolled it to (`activities.launch.enrolled_input`).
     state: JourneyState | None = None
     events_folded: int = 0  # the projection's version: an older write never overwrites a newer one

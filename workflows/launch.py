@@ -59,7 +59,11 @@ class CohortLaunchWorkflow:
             batch = await workflow.execute_activity(
                 LAUNCH_BATCH,
                 LaunchBatchInput(
-                    cohort_id=data.cohort_id, task_queue=data.task_queue, after=after, limit=data.batch_size
+                    cohort_id=data.cohort_id,
+                    task_queue=data.task_queue,
+                    after=after,
+                    limit=data.batch_size,
+                    decided_at=workflow.now(),
                 ),
                 result_type=LaunchBatchResult,
                 start_to_close_timeout=timedelta(minutes=10),

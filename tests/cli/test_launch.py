@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from cli.errors import EXIT_INVALID, EXIT_PARTIAL, EXIT_REJECTED
 from tests.cli.stack import cli, popen, roster, worker, write_program
+from workflows import search_attributes as sa
 from workflows.launch import LaunchProgress, launch_id
 
 START = (date.today() + timedelta(days=3)).isoformat()
@@ -52,11 +53,31 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
             runs[desc.id] = desc.run_id
             assert desc.status == WorkflowExecutionStatus.RUNNING
             assert await desc.static_summary() == f"participant p{i:04d} · cohort c1 · program small"
-        # The roster's conference reached the journey (added right after it started).
+        # The roster's conference reached the journey (decided with its enrolment).
         shown = json.loads(
             (await cli(settings, "participant", "show", "p0004", "--json", cwd=tmp_path)).stdout
         )
         assert [b["name"] for b in shown["journey"]["upcoming_bursts"]] == ["Kidney Week"]
+        # The launch recorded the enrolments itself, and each journey started with its operator view set:
+        # search attributes filled in, no event-store activity of its own before its first email.
+        conn = await asyncpg.connect(database)
+        try:
+            stored = await conn.fetch(
+                "select participant_id, type from journey_events where cohort_id = 'c1' order by seq"
+            )
+            status_rows = await conn.fetchval("select count(*) from journey_status where cohort_id = 'c1'")
+        finally:
+            await conn.close()
+        assert sorted(r["participant_id"] for r in stored if r["type"] == "enrolled") == [
+            f"p{i:04d}" for i in range(5)
+        ]
+        p4 = [r["type"] for r in stored if r["participant_id"] == "p0004"]
+        assert p4 == ["enrolled", "conference_added"]
+        assert status_rows == 5
+        p0 = client.get_workflow_handle("journey-c1-p0000")
+        assert (await p0.describe()).typed_search_attributes.get(sa.MODE) == "active"
+        history = await p0.fetch_history()
+        assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
         second = await cli(settings, *args, cwd=tmp_path)
         assert second.returncode == 0, second.stderr
         assert "0 new" in second.stderr

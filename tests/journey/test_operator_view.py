@@ -41,7 +41,7 @@ async def test_operator_sees_who_where_and_what_next(
     assert row is not None
     data = journey_input("ops", row, PROGRAM.spec, start)
     async with build_worker(client, db_pool, settings):
-        assert await start_journey(client, settings.task_queue, data, [])
+        assert await start_journey(client, settings.task_queue, data)
         handle = client.get_workflow_handle(data.enroll.journey_id)
         for _ in range(100):  # until the enrolment is recorded and published
             desc = await handle.describe()

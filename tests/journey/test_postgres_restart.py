@@ -77,7 +77,7 @@ async def test_journey_survives_a_postgres_restart(
             return start_of_local_day(start + timedelta(days=day_offset), TZ) - now
 
         async with build_worker(env.client, pool, settings):
-            assert await start_journey(env.client, settings.task_queue, data, [])
+            assert await start_journey(env.client, settings.task_queue, data)
             await env.sleep(until(2))  # Wednesday: the welcome went on Tuesday
             server.stop()  # Postgres is down over Thursday's send
             await env.sleep(timedelta(days=2))

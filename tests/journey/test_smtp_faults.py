@@ -100,7 +100,7 @@ async def _run_first_week(
         assert row is not None
         data = journey_input(cohort, row, PROGRAM.spec, start)
         async with build_worker(env.client, pool, settings):
-            assert await start_journey(env.client, settings.task_queue, data, [])
+            assert await start_journey(env.client, settings.task_queue, data)
             handle = env.client.get_workflow_handle(data.enroll.journey_id)
             await env.sleep(_until(now, start + timedelta(days=4)))  # past Thursday's send
             await handle.terminate("test done")
@@ -187,7 +187,7 @@ async def test_worker_replaced_mid_journey_loses_and_repeats_nothing(
         # next worker instead of waiting out the sticky queue's timeout on a frozen clock.
         first = settings.model_copy(update={"max_cached_workflows": 0})
         async with build_worker(env.client, pool, first):
-            assert await start_journey(env.client, settings.task_queue, data, [])
+            assert await start_journey(env.client, settings.task_queue, data)
             await env.sleep(_until(now, start + timedelta(days=4)))
         # A fresh worker has nothing cached: it rebuilds the journey by replaying its history.
         async with build_worker(env.client, pool, settings):

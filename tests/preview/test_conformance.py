@@ -3,12 +3,11 @@
 Four participants from a roster file (a conference burst, a snooze, milestones and a persona adoption,
 time zones whose clocks change during the year) run through `cohort preview`'s code and through
 JourneyWorkflow on the time-skipping server, launched the way `cohort start` launches them
-(`activities.launch.start_journey`), with a real worker, Postgres and mail sink.
+(`activities.launch.launch_journeys`), with a real worker, Postgres and mail sink.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
-from activities.launch import journey_input, start_journey
+from activities.launch import cohort_inputs, launch_journeys
 from cli.preview import plans_from_roster, run_preview, weeks_for
 from cli.roster_file import load_roster
 from domain import AdoptPersona, Command, DropPersona, Pause, RecordMilestone, Unsubscribe
@@ -113,16 +112,13 @@ async def test_preview_matches_the_journeys(
             cohort,
             [ParticipantRecord.from_roster(r) for r in roster.rows],
         )
-        rows = await pool.fetch(
-            "select participant_id, timezone, send_days, send_time, personas, conferences::text"
-            " as conferences from participants where cohort_id = $1 order by participant_id",
-            cohort,
-        )
+        inputs = await cohort_inputs(pool, cohort, PROGRAM.spec, start_date)
         async with build_worker(client, pool, settings):
-            # Launched as the launch activity does it: same input, same roster conferences.
-            for row in rows:
-                data = journey_input(cohort, row, PROGRAM.spec, start_date)
-                assert await start_journey(client, settings.task_queue, data, json.loads(row["conferences"]))
+            # Launched as the launch activity does it: same inputs, enrolled in bulk at the launch instant.
+            launched = await launch_journeys(
+                pool, client, settings.task_queue, inputs, await env.get_current_time()
+            )
+            assert launched == [True] * len(inputs)
             scripted = sorted(
                 ((at, plan.participant_id, command) for plan in plans for at, command in plan.script),
                 key=lambda item: item[0],
@@ -132,10 +128,10 @@ async def test_preview_matches_the_journeys(
                 handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(journey_id(cohort, pid))
                 update: Command = command
                 await handle.execute_update(UPDATES[type(update)], update, id=update.command_id)
-            # Run the clock on to the end. (Not result(): start_journey's handles do not unlock
+            # Run the clock on to the end. (Not result(): launch handles do not unlock
             # time-skipping, and concurrent result() calls would break the server's time lock.)
-            for row in rows:
-                wid = journey_id(cohort, row["participant_id"])
+            for data in inputs:
+                wid = journey_id(cohort, data.participant_id)
                 while (status := await _status(client, wid)) == WorkflowExecutionStatus.RUNNING:
                     await env.sleep(timedelta(days=7))
                 assert status == WorkflowExecutionStatus.COMPLETED, (wid, status)
