@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
-from activities.launch import journey_input, start_journey
+from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.raw import RAW_QUEUE, TimerActivityWorkflow
 from benchmarks.report import Row
 from benchmarks.roster import ZONES, synthetic_rows
@@ -25,7 +25,7 @@ from domain.timing import local_datetime
 from worker.program_files import load_program
 
 GOAL = 0.7
-# Starts in flight while setting the burst up (not measured).
+# Starts in flight while setting the baseline's burst up (not measured).
 SETUP_CONCURRENCY = 64
 # Bounded result() long-polls: thousands at once hit the namespace's poller limit (DESIGN.md).
 RESULT_CONCURRENCY = 32
@@ -64,35 +64,9 @@ async def journeys_burst(stack: BenchStack, n: int, cohort: str, start_rate: flo
     ]
     rows = demo_send_now(rows, due, program.spec.schedule)
     await save_cohort(stack.pool, cohort, program, start)
-    await save_participants(
-        stack.pool,
-        cohort,
-        [
-            ParticipantRecord(
-                participant_id=r.participant_id,
-                name=r.name,
-                email=r.email,
-                timezone=r.timezone,
-                send_days=list(r.send_days),
-                send_time=r.send_time,
-                personas=[p.value for p in r.personas],
-            )
-            for r in rows
-        ],
-    )
-    records = await stack.pool.fetch(
-        "select participant_id, timezone, send_days, send_time, personas from participants"
-        " where cohort_id = $1 order by participant_id",
-        cohort,
-    )
-    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
-
-    async def one(record: Any) -> None:
-        async with gate:
-            data = journey_input(cohort, record, program.spec, start)
-            await start_journey(stack.client, stack.settings.task_queue, data)
-
-    await asyncio.gather(*(one(r) for r in records))
+    await save_participants(stack.pool, cohort, [ParticipantRecord.from_roster(r) for r in rows])
+    inputs = await cohort_inputs(stack.pool, cohort, program.spec, start)
+    await launch_journeys(stack.pool, stack.client, stack.settings.task_queue, inputs, datetime.now(UTC))
     late = datetime.now(UTC) > due
     deadline = time.monotonic() + lead.total_seconds() + 120 + n / 2
     last, stalled = -1, time.monotonic()

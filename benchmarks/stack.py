@@ -4,6 +4,7 @@ in a temporary state directory, and the worker as a separate process whose memor
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import sys
 import time
@@ -56,6 +57,16 @@ class BenchStack:
         times = psutil.Process(self.worker.pid).cpu_times()
         return float(times.user + times.system)
 
+    async def worker_quiet(self, seconds: float = 600) -> None:
+        """Wait until the worker has gone quiet (under 5% of a core for 2 s): every journey started so far
+        has run its first task, so the next figure does not pay for this one's backlog."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            before = self.worker_cpu()
+            await asyncio.sleep(2.0)
+            if self.worker_cpu() - before < 0.1:
+                return
+
     def worker_rss(self) -> int:
         """Resident set size of the worker process, bytes."""
         rss: int = psutil.Process(self.worker.pid).memory_info().rss
@@ -63,6 +74,11 @@ class BenchStack:
 
 
 async def _start_worker(root: Path, settings: Settings, profile: Path | None) -> ChildProcess:
+    # Bytecode as the production image has it (Dockerfile: compileall). Where PYTHONDONTWRITEBYTECODE is
+    # set (as on these machines) there would be none, and the sandbox would compile the workflow module
+    # from source for every new workflow run.
+    for package in ("domain", "workflows", "activities", "worker", "benchmarks"):
+        compileall.compile_dir(REPO / package, quiet=1)
     ready = root / "worker.ready"
     argv = [sys.executable, "-m", "benchmarks.worker", str(ready)]
     if profile is not None:

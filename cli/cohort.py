@@ -187,7 +187,7 @@ def start(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Start the valid rows, list the others."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Show progress until every journey started."),
     batch_size: int = typer.Option(
-        100, "--batch-size", min=1, max=1000, help="Journeys per launch activity."
+        250, "--batch-size", min=1, max=1000, help="Journeys per launch activity."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:

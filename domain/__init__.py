@@ -53,6 +53,7 @@ from domain.program import (
     Schedule,
     Suggestion,
     parse_program,
+    shared_spec,
 )
 from domain.simulate import simulate, simulate_state
 from domain.state import ConferenceState, JourneyState, Mode, evolve
@@ -118,6 +119,7 @@ __all__ = [
     "next_send",
     "next_wake_up",
     "parse_program",
+    "shared_spec",
     "simulate",
     "simulate_state",
     "validate",

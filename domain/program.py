@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import time
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, NamedTuple
 
 from jinja2 import Environment, TemplateSyntaxError
@@ -225,6 +225,13 @@ class ProgramSpec(_Frozen):
     @property
     def milestone_ids(self) -> frozenset[str]:
         return frozenset(m.id for m in self.milestones)
+
+
+@lru_cache(maxsize=64)
+def shared_spec(spec: ProgramSpec) -> ProgramSpec:
+    """The process's one instance of this program: equal specs are interchangeable (frozen), so every
+    journey a worker caches shares one decoded copy (about 55 KiB for the default) and its lookups."""
+    return spec
 
 
 class Program(_Frozen):

@@ -13,6 +13,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    # `import pkg.mod`, not `from pkg import mod`: the latter re-imports the module in every sandbox.
+    import workflows.search_attributes as sa
     from activities import names as act
     from activities.event_store import AppendEventsInput, AppendEventsResult, append_input
     from activities.send_nudge import ConferenceInfo, SendNudgeInput, SendNudgeResult
@@ -35,9 +37,9 @@ with workflow.unsafe.imports_passed_through():
         enrol,
         journey_view,
         next_wake_up,
+        shared_spec,
         validate,
     )
-    from workflows import search_attributes as sa
     from workflows.journey_models import JourneyInput, journey_id
 
 # Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
@@ -56,17 +58,18 @@ _PUBLISH_AT_START = "publish-at-start"
 class JourneyWorkflow:
     @workflow.init
     def __init__(self, data: JourneyInput) -> None:
-        self._input = data
+        program = shared_spec(data.program)
+        self._input = data.model_copy(update={"program": program})
         self._events_folded = data.events_folded
         self._lock = asyncio.Lock()
         # Enrol at once, so an update that arrives with the start (a roster conference) already finds the
         # journey enrolled; run() performs the enrolment's events before any update's.
         self._enrolment: list[Event] = []
         if data.state is None:
-            decision, self._state = enrol(data.enroll, data.conferences, workflow.now(), data.program)
+            decision, self._state = enrol(data.enroll, data.conferences, workflow.now(), program)
             self._enrolment, self._wake = list(decision.events), decision.next_wake_up
         else:
-            self._state, self._wake = data.state, next_wake_up(data.state, data.program)
+            self._state, self._wake = data.state, next_wake_up(data.state, program)
         self._run_started = workflow.now()
         self._search_attributes: sa.Values = {}
 
