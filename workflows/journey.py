@@ -49,9 +49,6 @@ _RETRY = RetryPolicy(
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
-# A run shows its details from its first task, and upserts only the search attributes that differ from
-# those it started with (a launch starts an enrolled journey with all of them set).
-_PUBLISH_AT_START = "publish-at-start"
 
 
 @workflow.defn
@@ -77,10 +74,10 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, data: JourneyInput) -> JourneyView:
-        if workflow.patched(_PUBLISH_AT_START):
-            self._search_attributes = sa.values_of(workflow.info().typed_search_attributes.search_attributes)
-            if not self._enrolment and self._state.enrolled:
-                self._publish()
+        if not self._enrolment and self._state.enrolled:
+            # Started enrolled (by a launch, or continued as new): operators see where it stands at once.
+            # Details are no command, so this changes no history; the attributes were set at the start.
+            self._show_details()
         if self._enrolment:
             async with self._lock:
                 await self._perform(self._enrolment)
@@ -194,11 +191,14 @@ class JourneyWorkflow:
         return f"{view.mode.value}: next email {what} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC"
 
     def _publish(self) -> None:
-        view = self._view()
-        current = sa.journey_values(self._input.cohort_id, self._input.program.name, view)
+        current = sa.journey_values(self._input.cohort_id, self._input.program.name, self._view())
         if current != self._search_attributes:  # upsert only when something changed
             workflow.upsert_search_attributes(sa.updates(current))
             self._search_attributes = current
+        self._show_details()
+
+    def _show_details(self) -> None:
+        view = self._view()
         milestones = ", ".join(self._state.milestones) or "none yet"
         workflow.set_current_details(
             f"**Participant** `{self._input.participant_id}` in cohort `{self._input.cohort_id}` "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate
@@ -44,12 +43,3 @@ def updates(values: Values) -> list[SearchAttributeUpdate[Any]]:
         key.value_unset() if values[key.name] is None else key.value_set(values[key.name])
         for key in _UPSERT_ORDER
     ]
-
-
-def values_of(present: Iterable[SearchAttributePair[Any]]) -> Values:
-    """The journey's attributes among `present` (e.g. what a run started with), in `journey_values` form."""
-    values: Values = dict.fromkeys((k.name for k in ALL), None)
-    for pair in present:
-        if pair.key.name in values:
-            values[pair.key.name] = list(pair.value) if isinstance(pair.value, list | tuple) else pair.value
-    return values

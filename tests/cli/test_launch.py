@@ -8,6 +8,7 @@ import signal
 from datetime import date, timedelta
 
 import asyncpg
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from cli.errors import EXIT_INVALID, EXIT_PARTIAL, EXIT_REJECTED
@@ -78,6 +79,9 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
         assert (await p0.describe()).typed_search_attributes.get(sa.MODE) == "active"
         history = await p0.fetch_history()
         assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+        metadata = await p0.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        details = metadata.current_details
+        assert "`p0000`" in details and "**Mode:** active" in details and "next email welcome" in details
         second = await cli(settings, *args, cwd=tmp_path)
         assert second.returncode == 0, second.stderr
         assert "0 new" in second.stderr

@@ -59,10 +59,12 @@ async def _history_lengths(client: Client, workflow_id: str, first_run_id: str) 
     while run_id:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         lengths.append(len(history.events))
-        if os.environ.get("MENTORFLOW_RECORD_HISTORIES"):
-            # Refresh the committed histories that CI replays against the current code.
+        if label := os.environ.get("MENTORFLOW_RECORD_HISTORIES"):
+            # Add this code's histories to the committed ones CI replays (older ones stay: running
+            # journeys have them). `1` rewrites the first set.
             HISTORIES.mkdir(exist_ok=True)
-            (HISTORIES / f"journey-year-run{len(lengths):02d}.json").write_text(history.to_json())
+            stem = "journey-year" if label == "1" else f"journey-year-{label}"
+            (HISTORIES / f"{stem}-run{len(lengths):02d}.json").write_text(history.to_json())
         last = history.events[-1]
         if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id

@@ -1,8 +1,9 @@
 """Committed histories of real journey runs replay against the current workflow code.
 
 A change that would break a running journey (a command added, removed or reordered without
-`workflow.patched`) fails here before it ships. Refresh the histories deliberately with
-`MENTORFLOW_RECORD_HISTORIES=1 pytest tests/journey/test_journey_year.py`.
+`workflow.patched`) fails here before it ships. Add the current code's histories with
+`MENTORFLOW_RECORD_HISTORIES=LABEL pytest tests/journey/test_journey_year.py` (files
+`journey-year-LABEL-runNN.json`; keep the older sets while journeys that ran that code may still run).
 """
 
 from __future__ import annotations
