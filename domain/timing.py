@@ -128,8 +128,22 @@ def next_slot(
     not inside the quiet hours (a DST shift can push it there: that day is then skipped).
     None when no slot exists (no usable day).
     """
-    after = utc(after)
-    days = set(send_days) - set(quiet_days)
+    days = frozenset(send_days) - frozenset(quiet_days)
+    return _next_slot(utc(after), tz, days, send_time, quiet_start, quiet_end, inclusive)
+
+
+# Pure and hot: a journey asks for the same slots (the recap's, the one after its last send) at every
+# wake-up, and journeys on the same schedule ask for the same ones. Keyed on every input.
+@lru_cache(maxsize=1 << 16)
+def _next_slot(
+    after: datetime,
+    tz: str,
+    days: frozenset[str],
+    send_time: time,
+    quiet_start: time | None,
+    quiet_end: time | None,
+    inclusive: bool,
+) -> datetime | None:
     if not days:
         return None
     tzinfo = zone(tz)
