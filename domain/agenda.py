@@ -155,7 +155,7 @@ def _capped_slot(state: JourneyState, program: ProgramSpec, not_before: datetime
         return None
     slot = _cadence_slot(state, program, not_before)
     # `<=`: after a zone change westwards the local week can carry an earlier label than the one counted
-    # (see `_evolve_schedule`); it then needs two hops. Without a zone change `==` is what matches.
+    # (see `_schedule_changes`); it then needs two hops. Without a zone change `==` is what matches.
     for _ in range(2):
         if (
             slot is None
