@@ -24,6 +24,7 @@ Pure: the caller reads the roster, the program and the script file and hands ove
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
@@ -375,24 +376,17 @@ def assemble(
     emails: list[Email] = []
     bands: list[Band] = []
     silences: list[Silence] = []
-    events = 0
-    counts = [
-        WeekCount(week=w + 1, starts_on=start_date + timedelta(weeks=w), by_persona={}, by_kind={})
-        for w in range(weeks)
-    ]
     for plan, i in zip(plans, which, strict=True):
         result = outcomes[i]
         pid = plan.participant_id
-        events += result.events
-        for (nudge_id, key, kind, persona, conf, at), week in zip(result.emails, result.weeks, strict=True):
-            emails.append(Email(pid, nudge_id, key, kind, persona, conf, at))
-            if 0 <= week < weeks:
-                c = counts[week]
-                c.total += 1
-                c.by_persona[persona] = c.by_persona.get(persona, 0) + 1
-                c.by_kind[kind] = c.by_kind.get(kind, 0) + 1
-        bands.extend(Band(pid, kind, label, s, e) for kind, label, s, e in result.bands)
-        silences.extend(Silence(pid, s, e) for s, e in result.silences)
+        emails.extend([Email(pid, *email) for email in result.emails])
+        bands.extend(Band(pid, *band) for band in result.bands)
+        silences.extend(Silence(pid, *silence) for silence in result.silences)
+    # Each distinct outcome is counted once, times the participants who share it, in the order they first
+    # appear (the order the weekly counts meet personas and kinds in).
+    shared = [(outcomes[i], n) for i, n in Counter(which).items()]
+    counts = _week_counts(shared, start_date, weeks)
+    events = sum(result.events * n for result, n in shared)
     persona_order = [p.value for p in Persona] + [NO_PERSONA]
     seen_personas = {p for c in counts for p in c.by_persona}
     seen_kinds = {k for c in counts for k in c.by_kind}
@@ -411,6 +405,31 @@ def assemble(
         personas=[p for p in persona_order if p in seen_personas],
         kinds=sorted(seen_kinds),
     )
+
+
+def _week_counts(
+    shared: Iterable[tuple[JourneyOutcome, int]], start_date: date, weeks: int
+) -> list[WeekCount]:
+    """Emails per week, by persona and by kind, of outcomes each shared by `n` participants."""
+    totals = [0] * weeks
+    by_persona: list[dict[str, int]] = [{} for _ in range(weeks)]
+    by_kind: list[dict[str, int]] = [{} for _ in range(weeks)]
+    for result, n in shared:
+        for (_, _, kind, persona, _, _), week in zip(result.emails, result.weeks, strict=True):
+            if 0 <= week < weeks:
+                totals[week] += n
+                by_persona[week][persona] = by_persona[week].get(persona, 0) + n
+                by_kind[week][kind] = by_kind[week].get(kind, 0) + n
+    return [
+        WeekCount(
+            week=w + 1,
+            starts_on=start_date + timedelta(weeks=w),
+            total=totals[w],
+            by_persona=by_persona[w],
+            by_kind=by_kind[w],
+        )
+        for w in range(weeks)
+    ]
 
 
 def preview(
