@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from domain.agenda import catch_up
 from domain.commands import (
@@ -134,9 +134,11 @@ class Preview(BaseModel):
     participants: int
     distinct_journeys: int
     events: int
-    emails: list[Email]
-    bands: list[Band]
-    silences: list[Silence]
+    # Built by `assemble` from typed outcomes: checking a big cohort's 200,000 emails again would take
+    # longer than building them.
+    emails: SkipValidation[list[Email]]
+    bands: SkipValidation[list[Band]]
+    silences: SkipValidation[list[Silence]]
     silence_weeks: int
     week_counts: list[WeekCount]
     personas: list[str]
