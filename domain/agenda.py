@@ -6,9 +6,9 @@ why a simulated clock and a workflow that wakes late produce the same events at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
+from typing import NamedTuple
 
 from domain.events import (
     BurstEnded,
@@ -54,8 +54,7 @@ class Action(IntEnum):
     PROGRAM_END = 7
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):  # not a frozen dataclass: several are built per wake-up, and tuples build faster
     at: datetime
     action: Action
     key: str  # unique within the journey: event ids derive from it
@@ -307,7 +306,7 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
 def _earliest(candidates: list[Due], clock: datetime) -> Due:
     # Something that fell due before the latest event (a conference added after its start) happens now.
     due = min(candidates, key=lambda d: (max(d.at, clock), d.action))
-    return Due(max(due.at, clock), due.action, due.key, due.nudge, due.conference_id)
+    return due if due.at >= clock else due._replace(at=clock)
 
 
 def _send(state: JourneyState, due: Due, event_id: str, persona: Persona | None = None) -> NudgeSent:
