@@ -137,8 +137,9 @@ def _simulate_in_parallel(
     from domain.preview import simulate_plan
 
     start_date, until, silence_weeks = span
-    # Small chunks balance journeys of unequal cost; spawn, since the caller may hold threads.
-    size = max(1, math.ceil(len(plans) / (workers * 8)))
+    # Small chunks balance journeys of unequal cost, and the last ones a worker holds queued, which this
+    # process cannot take back. Spawn, since the caller may hold threads.
+    size = max(1, math.ceil(len(plans) / (workers * 32)))
     chunks = [plans[i : i + size] for i in range(0, len(plans), size)]
     here: dict[int, list[JourneyOutcome]] = {}
     with ProcessPoolExecutor(
