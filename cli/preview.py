@@ -142,12 +142,13 @@ def _simulate_in_parallel(
     size = max(1, math.ceil(len(plans) / (workers * 32)))
     chunks = [plans[i : i + size] for i in range(0, len(plans), size)]
     here: dict[int, list[JourneyOutcome]] = {}
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers - 1,
         mp_context=get_context("spawn"),
         initializer=_init_worker,
         initargs=(program.model_dump_json(),),
-    ) as pool:
+    )
+    try:
         futures = [pool.submit(_run_chunk, (chunk, *span)) for chunk in chunks]
         # The pool hands chunks out in order: once it has taken one, it has taken all before it.
         for i in reversed(range(len(chunks))):
@@ -155,6 +156,9 @@ def _simulate_in_parallel(
                 break
             here[i] = [simulate_plan(program, p, start_date, until, silence_weeks) for p in chunks[i]]
         return [o for i, future in enumerate(futures) for o in (here[i] if i in here else future.result())]
+    finally:
+        # Every result is in (or this failed): the workers exit on their own, no need to wait for them.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---- the command ----------------------------------------------------------------------------------------
