@@ -257,14 +257,12 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         return None
     assert state.clock is not None and state.ends_at is not None and state.last_activity is not None
     candidates: list[Due] = []
-    end_slot = program_end_slot(state, program) or state.ends_at
-    candidates.append(Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP)))
     if state.paused_until is not None:
         candidates.append(Due(state.paused_until, Action.RESUME, f"resume:{state.paused_until.isoformat()}"))
     if state.ended_early_at is not None:
         # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
         # a burst under way stops too.
-        return _earliest(candidates, state.clock)
+        return _earliest([*candidates, _recap(state, program)], state.clock)
     # A burst planned ahead (a conference added, not yet over) makes the quiet before it planned rest,
     # not dormancy: the participant told us when they will be back.
     planned_burst = any(not c.ended for c in state.conferences)
@@ -300,7 +298,18 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         cadence = _cadence(state, program)
         if cadence is not None:
             candidates.append(cadence)
-    return _earliest(candidates, state.clock)
+    # The recap goes at the first slot from the end: it can only be next when nothing else falls due
+    # before the end, and only then is its slot looked up (every wake-up would otherwise).
+    first = _earliest(candidates, state.clock) if candidates else None
+    if first is not None and first.at < state.ends_at:
+        return first
+    return _earliest([*candidates, _recap(state, program)], state.clock)
+
+
+def _recap(state: JourneyState, program: ProgramSpec) -> Due:
+    assert state.ends_at is not None
+    end_slot = program_end_slot(state, program) or state.ends_at
+    return Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))
 
 
 def _earliest(candidates: list[Due], clock: datetime) -> Due:
