@@ -347,6 +347,13 @@ def simulate_plan(
     return outcome(run_journey(program, plan, until), plan, start_date, until, silence_weeks)
 
 
+def simulate_plans(
+    program: ProgramSpec, plans: Iterable[JourneyPlan], start_date: date, until: datetime, silence_weeks: int
+) -> list[JourneyOutcome]:
+    """Each plan's outcome, in order (also a parallel preview's unit of work)."""
+    return [simulate_plan(program, plan, start_date, until, silence_weeks) for plan in plans]
+
+
 # ---- the cohort -----------------------------------------------------------------------------------------
 
 
@@ -445,7 +452,7 @@ def preview(
     """Run every plan for `weeks` from the cohort's start (in one process; see cli/preview.py for more)."""
     until = preview_until(plans, start_date, weeks)
     reps, which = distinct_plans(plans)
-    outcomes = [simulate_plan(program, plan, start_date, until, silence_weeks) for plan in reps]
+    outcomes = simulate_plans(program, reps, start_date, until, silence_weeks)
     return assemble(
         program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks
     )
