@@ -7,10 +7,12 @@ journeys run through the domain decider (`domain/preview.py`), in parallel proce
 
 from __future__ import annotations
 
+import gc
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
 from multiprocessing import get_context
@@ -97,15 +99,36 @@ def run_preview(
     """`domain.preview.preview`, the distinct journeys spread over `workers` processes (default: cores)."""
     from domain.preview import assemble, distinct_plans, preview_until, simulate_plans
 
-    until = preview_until(plans, start_date, weeks)
-    reps, which = distinct_plans(plans)
-    run = partial(simulate_plans, program, start_date=start_date, until=until, silence_weeks=silence_weeks)
-    workers = workers or os.cpu_count() or 1
-    parallel = workers > 1 and len(reps) >= PARALLEL_FROM
-    outcomes = _in_parallel(run, reps, workers) if parallel else run(reps)
-    return assemble(
-        program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks
-    )
+    with _cycle_collector_paused():
+        until = preview_until(plans, start_date, weeks)
+        reps, which = distinct_plans(plans)
+        run = partial(
+            simulate_plans, program, start_date=start_date, until=until, silence_weeks=silence_weeks
+        )
+        workers = workers or os.cpu_count() or 1
+        parallel = workers > 1 and len(reps) >= PARALLEL_FROM
+        outcomes = _in_parallel(run, reps, workers) if parallel else run(reps)
+        return assemble(
+            program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks
+        )
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Hold the cycle collector off while a preview runs.
+
+    A big preview builds hundreds of thousands of objects that outlive it (200,000 emails for 10,000
+    participants: tuples the collector keeps tracking) and makes no cycles, so each full pass over them and
+    the roster finds nothing; together those passes cost a sixth of the run. Reference counting still frees
+    everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _in_parallel(
