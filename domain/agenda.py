@@ -6,9 +6,9 @@ why a simulated clock and a workflow that wakes late produce the same events at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
+from typing import NamedTuple
 
 from domain.events import (
     BurstEnded,
@@ -54,8 +54,7 @@ class Action(IntEnum):
     PROGRAM_END = 7
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):  # not a frozen dataclass: several are built per wake-up, and tuples build faster
     at: datetime
     action: Action
     key: str  # unique within the journey: event ids derive from it
@@ -155,7 +154,7 @@ def _capped_slot(state: JourneyState, program: ProgramSpec, not_before: datetime
         return None
     slot = _cadence_slot(state, program, not_before)
     # `<=`: after a zone change westwards the local week can carry an earlier label than the one counted
-    # (see `_evolve_schedule`); it then needs two hops. Without a zone change `==` is what matches.
+    # (see `_schedule_changes`); it then needs two hops. Without a zone change `==` is what matches.
     for _ in range(2):
         if (
             slot is None
@@ -258,14 +257,12 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         return None
     assert state.clock is not None and state.ends_at is not None and state.last_activity is not None
     candidates: list[Due] = []
-    end_slot = program_end_slot(state, program) or state.ends_at
-    candidates.append(Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP)))
     if state.paused_until is not None:
         candidates.append(Due(state.paused_until, Action.RESUME, f"resume:{state.paused_until.isoformat()}"))
     if state.ended_early_at is not None:
         # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
         # a burst under way stops too.
-        return _earliest(candidates, state.clock)
+        return _earliest([*candidates, _recap(state, program)], state.clock)
     # A burst planned ahead (a conference added, not yet over) makes the quiet before it planned rest,
     # not dormancy: the participant told us when they will be back.
     planned_burst = any(not c.ended for c in state.conferences)
@@ -301,13 +298,24 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         cadence = _cadence(state, program)
         if cadence is not None:
             candidates.append(cadence)
-    return _earliest(candidates, state.clock)
+    # The recap goes at the first slot from the end: it can only be next when nothing else falls due
+    # before the end, and only then is its slot looked up (every wake-up would otherwise).
+    first = _earliest(candidates, state.clock) if candidates else None
+    if first is not None and first.at < state.ends_at:
+        return first
+    return _earliest([*candidates, _recap(state, program)], state.clock)
+
+
+def _recap(state: JourneyState, program: ProgramSpec) -> Due:
+    assert state.ends_at is not None
+    end_slot = program_end_slot(state, program) or state.ends_at
+    return Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))
 
 
 def _earliest(candidates: list[Due], clock: datetime) -> Due:
     # Something that fell due before the latest event (a conference added after its start) happens now.
     due = min(candidates, key=lambda d: (max(d.at, clock), d.action))
-    return Due(max(due.at, clock), due.action, due.key, due.nudge, due.conference_id)
+    return due if due.at >= clock else due._replace(at=clock)
 
 
 def _send(state: JourneyState, due: Due, event_id: str, persona: Persona | None = None) -> NudgeSent:

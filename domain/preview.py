@@ -24,11 +24,12 @@ Pure: the caller reads the roster, the program and the script file and hands ove
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from domain.agenda import catch_up
 from domain.commands import (
@@ -133,9 +134,11 @@ class Preview(BaseModel):
     participants: int
     distinct_journeys: int
     events: int
-    emails: list[Email]
-    bands: list[Band]
-    silences: list[Silence]
+    # Built by `assemble` from typed outcomes: checking a big cohort's 200,000 emails again would take
+    # longer than building them.
+    emails: SkipValidation[list[Email]]
+    bands: SkipValidation[list[Band]]
+    silences: SkipValidation[list[Silence]]
     silence_weeks: int
     week_counts: list[WeekCount]
     personas: list[str]
@@ -344,6 +347,13 @@ def simulate_plan(
     return outcome(run_journey(program, plan, until), plan, start_date, until, silence_weeks)
 
 
+def simulate_plans(
+    program: ProgramSpec, plans: Iterable[JourneyPlan], start_date: date, until: datetime, silence_weeks: int
+) -> list[JourneyOutcome]:
+    """Each plan's outcome, in order (also a parallel preview's unit of work)."""
+    return [simulate_plan(program, plan, start_date, until, silence_weeks) for plan in plans]
+
+
 # ---- the cohort -----------------------------------------------------------------------------------------
 
 
@@ -375,24 +385,17 @@ def assemble(
     emails: list[Email] = []
     bands: list[Band] = []
     silences: list[Silence] = []
-    events = 0
-    counts = [
-        WeekCount(week=w + 1, starts_on=start_date + timedelta(weeks=w), by_persona={}, by_kind={})
-        for w in range(weeks)
-    ]
     for plan, i in zip(plans, which, strict=True):
         result = outcomes[i]
         pid = plan.participant_id
-        events += result.events
-        for (nudge_id, key, kind, persona, conf, at), week in zip(result.emails, result.weeks, strict=True):
-            emails.append(Email(pid, nudge_id, key, kind, persona, conf, at))
-            if 0 <= week < weeks:
-                c = counts[week]
-                c.total += 1
-                c.by_persona[persona] = c.by_persona.get(persona, 0) + 1
-                c.by_kind[kind] = c.by_kind.get(kind, 0) + 1
-        bands.extend(Band(pid, kind, label, s, e) for kind, label, s, e in result.bands)
-        silences.extend(Silence(pid, s, e) for s, e in result.silences)
+        emails.extend([Email(pid, *email) for email in result.emails])
+        bands.extend(Band(pid, *band) for band in result.bands)
+        silences.extend(Silence(pid, *silence) for silence in result.silences)
+    # Each distinct outcome is counted once, times the participants who share it, in the order they first
+    # appear (the order the weekly counts meet personas and kinds in).
+    shared = [(outcomes[i], n) for i, n in Counter(which).items()]
+    counts = _week_counts(shared, start_date, weeks)
+    events = sum(result.events * n for result, n in shared)
     persona_order = [p.value for p in Persona] + [NO_PERSONA]
     seen_personas = {p for c in counts for p in c.by_persona}
     seen_kinds = {k for c in counts for k in c.by_kind}
@@ -413,6 +416,31 @@ def assemble(
     )
 
 
+def _week_counts(
+    shared: Iterable[tuple[JourneyOutcome, int]], start_date: date, weeks: int
+) -> list[WeekCount]:
+    """Emails per week, by persona and by kind, of outcomes each shared by `n` participants."""
+    totals = [0] * weeks
+    by_persona: list[dict[str, int]] = [{} for _ in range(weeks)]
+    by_kind: list[dict[str, int]] = [{} for _ in range(weeks)]
+    for result, n in shared:
+        for (_, _, kind, persona, _, _), week in zip(result.emails, result.weeks, strict=True):
+            if 0 <= week < weeks:
+                totals[week] += n
+                by_persona[week][persona] = by_persona[week].get(persona, 0) + n
+                by_kind[week][kind] = by_kind[week].get(kind, 0) + n
+    return [
+        WeekCount(
+            week=w + 1,
+            starts_on=start_date + timedelta(weeks=w),
+            total=totals[w],
+            by_persona=by_persona[w],
+            by_kind=by_kind[w],
+        )
+        for w in range(weeks)
+    ]
+
+
 def preview(
     program: ProgramSpec,
     plans: Sequence[JourneyPlan],
@@ -424,7 +452,7 @@ def preview(
     """Run every plan for `weeks` from the cohort's start (in one process; see cli/preview.py for more)."""
     until = preview_until(plans, start_date, weeks)
     reps, which = distinct_plans(plans)
-    outcomes = [simulate_plan(program, plan, start_date, until, silence_weeks) for plan in reps]
+    outcomes = simulate_plans(program, reps, start_date, until, silence_weeks)
     return assemble(
         program, plans, which, outcomes, start_date=start_date, weeks=weeks, silence_weeks=silence_weeks
     )

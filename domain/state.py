@@ -146,14 +146,11 @@ class JourneyState(BaseModel):
         return conference.timezone or self.timezone
 
 
-def _with_conference(state: JourneyState, conference_id: str | None, **changes: object) -> JourneyState:
-    return state.model_copy(
-        update={
-            "conferences": tuple(
-                c.model_copy(update=changes) if c.conference_id == conference_id else c
-                for c in state.conferences
-            )
-        }
+def _conferences_with(
+    state: JourneyState, conference_id: str | None, **changes: object
+) -> tuple[ConferenceState, ...]:
+    return tuple(
+        c.model_copy(update=changes) if c.conference_id == conference_id else c for c in state.conferences
     )
 
 
@@ -168,54 +165,55 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
     update: dict[str, object] = {"clock": clock}
     if event.command_id is not None and event.command_id not in state.processed_commands:
         update["processed_commands"] = (*state.processed_commands, event.command_id)
-    new = state.model_copy(update=update)
+    # One copy per event (it is the hot path of every journey): no change reads the clock or the commands.
+    update.update(_changes(state, event))
+    return state.model_copy(update=update)
+
+
+def _changes(state: JourneyState, event: Event) -> dict[str, object]:
+    """The fields `event` changes, besides the clock and the processed commands."""
+    at = event.at
     match event:
         case Enrolled():
-            return new.model_copy(
-                update={
-                    "journey_id": event.journey_id,
-                    "program": event.program,
-                    "enrolled_at": at,
-                    "start": event.start,
-                    "ends_at": event.ends_at,
-                    "timezone": event.timezone,
-                    "send_days": event.send_days,
-                    "send_time": event.send_time,
-                    "personas": event.personas,
-                    "last_activity": max(at, event.start),
-                }
-            )
+            return {
+                "journey_id": event.journey_id,
+                "program": event.program,
+                "enrolled_at": at,
+                "start": event.start,
+                "ends_at": event.ends_at,
+                "timezone": event.timezone,
+                "send_days": event.send_days,
+                "send_time": event.send_time,
+                "personas": event.personas,
+                "last_activity": max(at, event.start),
+            }
         case PersonaAdopted():
-            personas = tuple(p for p in Persona if p in new.personas or p is event.persona)
-            return new.model_copy(update={"personas": personas, "last_activity": _activity(new, at)})
+            personas = tuple(p for p in Persona if p in state.personas or p is event.persona)
+            return {"personas": personas, "last_activity": _activity(state, at)}
         case PersonaDropped():
-            personas = tuple(p for p in new.personas if p is not event.persona)
-            return new.model_copy(update={"personas": personas, "last_activity": _activity(new, at)})
+            personas = tuple(p for p in state.personas if p is not event.persona)
+            return {"personas": personas, "last_activity": _activity(state, at)}
         case PersonaSuggested():
-            return new.model_copy(
-                update={
-                    "suggested": (*new.suggested, event.persona),
-                    "suggested_at": {**new.suggested_at, event.persona.value: at},
-                }
-            )
+            return {
+                "suggested": (*state.suggested, event.persona),
+                "suggested_at": {**state.suggested_at, event.persona.value: at},
+            }
         case MilestoneAchieved():
-            return new.model_copy(
-                update={
-                    "milestones": {**new.milestones, event.milestone_id: at},
-                    "last_activity": _activity(new, at),
-                }
-            )
+            return {
+                "milestones": {**state.milestones, event.milestone_id: at},
+                "last_activity": _activity(state, at),
+            }
         case NudgeSent():
-            return _evolve_sent(new, event)
+            return _sent_changes(state, event)
         case NudgeSkipped():
             if event.kind is NudgeKind.BURST_PREP:
-                return _with_conference(new, event.conference_id, prep_done=True)
+                return {"conferences": _conferences_with(state, event.conference_id, prep_done=True)}
             if event.kind is NudgeKind.BURST_DAILY:
-                conference = new.conference(event.conference_id or "")
+                conference = state.conference(event.conference_id or "")
                 if conference is not None:
-                    day = local_date(at, new.burst_timezone(conference))
-                    return _with_conference(new, event.conference_id, last_daily_on=day)
-            return new
+                    day = local_date(at, state.burst_timezone(conference))
+                    return {"conferences": _conferences_with(state, event.conference_id, last_daily_on=day)}
+            return {}
         case ConferenceAdded():
             conference = ConferenceState(
                 conference_id=event.conference_id,
@@ -226,41 +224,44 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
                 timezone=event.timezone,
                 added_at=at,
             )
-            return new.model_copy(
-                update={"conferences": (*new.conferences, conference), "last_activity": _activity(new, at)}
-            )
+            return {"conferences": (*state.conferences, conference), "last_activity": _activity(state, at)}
         case BurstStarted():
-            new = _with_conference(new, event.conference_id, started=True)
             # The burst's daily emails are their welcome back: no separate one after the burst recap.
-            return new.model_copy(update={"last_activity": _activity(new, at), "welcome_back_from": None})
+            return {
+                "conferences": _conferences_with(state, event.conference_id, started=True),
+                "last_activity": _activity(state, at),
+                "welcome_back_from": None,
+            }
         case BurstEnded():
-            new = _with_conference(new, event.conference_id, ended=True)
-            return new.model_copy(update={"last_activity": _activity(new, at)})
+            return {
+                "conferences": _conferences_with(state, event.conference_id, ended=True),
+                "last_activity": _activity(state, at),
+            }
         case DormancyStarted():
             if event.kind == "detected":
-                return new.model_copy(update={"dormant_since": at})
-            return new
+                return {"dormant_since": at}
+            return {}
         case DormancyEnded():
             if event.kind == "detected":
-                return new.model_copy(update={"dormant_since": None, "welcome_back_from": at})
-            return new
+                return {"dormant_since": None, "welcome_back_from": at}
+            return {}
         case Paused():
-            return new.model_copy(update={"paused_until": event.until, "last_activity": _activity(new, at)})
+            return {"paused_until": event.until, "last_activity": _activity(state, at)}
         case Resumed():
-            return new.model_copy(update={"paused_until": None, "last_activity": _activity(new, at)})
+            return {"paused_until": None, "last_activity": _activity(state, at)}
         case ScheduleChanged():
-            return _evolve_schedule(new, event)
+            return _schedule_changes(state, event)
         case ProgramEndScheduled():
-            ends_at = min(at, new.ends_at) if new.ends_at else at
-            return new.model_copy(update={"ended_early_at": at, "ends_at": ends_at})
+            ends_at = min(at, state.ends_at) if state.ends_at else at
+            return {"ended_early_at": at, "ends_at": ends_at}
         case Unsubscribed():
-            return new.model_copy(update={"unsubscribed_at": at})
+            return {"unsubscribed_at": at}
         case Completed():
-            return new.model_copy(update={"completed_at": at})
-    return new
+            return {"completed_at": at}
+    return {}
 
 
-def _evolve_schedule(state: JourneyState, event: ScheduleChanged) -> JourneyState:
+def _schedule_changes(state: JourneyState, event: ScheduleChanged) -> dict[str, object]:
     update: dict[str, object] = {
         "timezone": event.timezone,
         "send_days": event.send_days,
@@ -276,12 +277,12 @@ def _evolve_schedule(state: JourneyState, event: ScheduleChanged) -> JourneyStat
         )
     # The weekly cap across a zone change: the count is kept by local week label. Track sends counted in
     # the old zone's week W still count against week W in the new zone, and a send in the new zone's
-    # week W-1 (still running there, say after moving west) counts against W too (see `_evolve_sent`), so
+    # week W-1 (still running there, say after moving west) counts against W too (see `_sent_changes`), so
     # a zone change never lets a week get more than the cap.
-    return state.model_copy(update=update)
+    return update
 
 
-def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
+def _sent_changes(state: JourneyState, event: NudgeSent) -> dict[str, object]:
     at = event.at
     update: dict[str, object] = {"sends": state.sends + 1}
     if event.kind in CADENCE_KINDS or event.kind is NudgeKind.BURST_PREP:
@@ -315,7 +316,7 @@ def _evolve_sent(state: JourneyState, event: NudgeSent) -> JourneyState:
                 update["burst_day_sends"] = state.burst_day_sends + 1 if day == state.burst_day else 1
                 field = "prep_done" if event.kind is NudgeKind.BURST_PREP else "last_daily_on"
                 value: object = True if event.kind is NudgeKind.BURST_PREP else day
-                state = _with_conference(state, event.conference_id, **{field: value})
+                update["conferences"] = _conferences_with(state, event.conference_id, **{field: value})
         case _:
             pass
-    return state.model_copy(update=update)
+    return update

@@ -128,7 +128,24 @@ def next_slot(
     not inside the quiet hours (a DST shift can push it there: that day is then skipped).
     None when no slot exists (no usable day).
     """
-    after = utc(after)
+    return _next_slot(
+        utc(after), tz, tuple(send_days), send_time, tuple(quiet_days), quiet_start, quiet_end, inclusive
+    )
+
+
+# Pure and hot: a journey asks for the same slots (the recap's, the one after its last send) at every
+# wake-up, and journeys on the same schedule ask for the same ones. Keyed on every input.
+@lru_cache(maxsize=1 << 16)
+def _next_slot(
+    after: datetime,
+    tz: str,
+    send_days: tuple[str, ...],
+    send_time: time,
+    quiet_days: tuple[str, ...],
+    quiet_start: time | None,
+    quiet_end: time | None,
+    inclusive: bool,
+) -> datetime | None:
     days = set(send_days) - set(quiet_days)
     if not days:
         return None
