@@ -63,7 +63,12 @@ class Due(NamedTuple):  # not a frozen dataclass: several are built per wake-up,
 
 
 def _slot(state: JourneyState, program: ProgramSpec, after: datetime, *, inclusive: bool) -> datetime | None:
+    """The first send slot after `after`, but never one the journey's clock has passed: a change of
+    schedule (another zone) can put the slot that `after` leads to behind us, and an email goes at a send
+    slot, not whenever the change came."""
     schedule = program.schedule
+    if state.clock is not None and after < state.clock:
+        after, inclusive = state.clock, True
     return next_slot(
         after,
         tz=state.timezone,
@@ -109,9 +114,15 @@ def _prep_instant(state: JourneyState, program: ProgramSpec, conf: ConferenceSta
             if not in_quiet_hours(
                 local_datetime(instant, tz).time(), schedule.quiet_start, schedule.quiet_end
             ):
-                return instant if instant >= conf.added_at else None
+                return instant if instant >= _not_before(state, conf) else None
         day += timedelta(days=1)
     return None
+
+
+def _not_before(state: JourneyState, conf: ConferenceState) -> datetime:
+    """A burst email goes at its own instant or not at all: never one from before the conference was added,
+    nor one a change of schedule has put behind the journey's clock."""
+    return conf.added_at if state.clock is None else max(conf.added_at, state.clock)
 
 
 def _next_daily(state: JourneyState, program: ProgramSpec, conf: ConferenceState) -> datetime | None:
@@ -120,9 +131,10 @@ def _next_daily(state: JourneyState, program: ProgramSpec, conf: ConferenceState
         if conf.last_daily_on is None
         else max(conf.starts_on, conf.last_daily_on + timedelta(1))
     )
+    not_before = _not_before(state, conf)
     while day <= conf.ends_on:
         instant = _burst_instant(state, program, conf, day)
-        if instant is not None and instant >= conf.added_at:
+        if instant is not None and instant >= not_before:
             return instant
         day += timedelta(days=1)
     return None

@@ -161,3 +161,35 @@ def test_end_program_is_validated() -> None:
     assert validate(ending, ChangeSchedule(command_id="c", send_time=time(7)), later, SMALL) == (
         "the journey has completed"
     )
+
+
+def test_a_zone_change_that_puts_the_recap_slot_behind_sends_it_at_the_next_slot() -> None:
+    # Ended early on Monday: the recap waits for Tuesday 08:30 in New York (13:30 UTC). At New York's
+    # midnight the participant moves to Kolkata, where Tuesday 08:30 (03:00 UTC) has already gone by.
+    ended = (datetime(2026, 1, 5, 20, 0, tzinfo=UTC), EndProgram(command_id="end"))
+    moved_at = datetime(2026, 1, 6, 5, 0, tzinfo=UTC)
+    moved = (moved_at, ChangeSchedule(command_id="prefs", timezone=KOLKATA))
+    _, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=2), [ended, moved])
+    recap = [s for s in sends(events) if s.kind is NudgeKind.RECAP]
+    assert [local(s, KOLKATA) for s in recap] == ["Thu 2026-01-08 08:30"]
+    assert isinstance(events[-1], Completed)
+
+
+def test_a_send_time_moved_earlier_mid_burst_skips_the_day_it_has_passed() -> None:
+    conference = AddConference(
+        command_id="conf",
+        conference_id="meeting",
+        name="Meeting",
+        starts_on=date(2026, 1, 6),
+        ends_on=date(2026, 1, 7),
+        timezone="UTC",
+    )
+    # Tuesday 08:00 UTC: the day's burst email (08:30) is still ahead until 07:30 becomes the send time.
+    earlier = ChangeSchedule(command_id="prefs", send_time=time(7, 30))
+    script: list[tuple[datetime, Command]] = [
+        (START, conference),
+        (datetime(2026, 1, 6, 8, 0, tzinfo=UTC), earlier),
+    ]
+    _, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=1), script)
+    daily = [s for s in sends(events) if s.kind is NudgeKind.BURST_DAILY]
+    assert [local(s, "UTC") for s in daily] == ["Wed 2026-01-07 07:30"]
