@@ -161,7 +161,7 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput) -> 
             static_summary=(
                 f"participant {data.participant_id} · cohort {data.cohort_id} · program {data.program.name}"
             ),
-            # All of them when the launch enrolled it, so its first task has nothing to upsert.
+            # All of them when the launch enrolled it: operators filter by mode and next email at once.
             search_attributes=TypedSearchAttributes(
                 sa.pairs(sa.journey_values(data.cohort_id, data.program.name, view))
             ),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 
@@ -17,6 +18,12 @@ from domain.program import Program
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 # html=False: a participant's name or a conference title can never inject markup.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+@lru_cache(maxsize=1024)
+def _template(source: str) -> Template:
+    """Compiled once per distinct source: compiling is most of rendering, and a program has a few dozen."""
+    return _JINJA.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,8 @@ def render_nudge(
     program: Program, nudge_id: str, context: dict[str, Any], links: list[Link]
 ) -> RenderedNudge:
     spec = next(n for n in program.spec.nudges if n.id == nudge_id)
-    subject = _JINJA.from_string(spec.subject).render(context).strip()
-    body_md = _JINJA.from_string(program.bodies[nudge_id]).render(context).strip()
+    subject = _template(spec.subject).render(context).strip()
+    body_md = _template(program.bodies[nudge_id]).render(context).strip()
     link_lines = "\n".join(f"- {link.label}: {link.url}" for link in links)
     text = f"{body_md}\n\n{link_lines}\n" if links else f"{body_md}\n"
     buttons = "".join(
