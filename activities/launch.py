@@ -171,6 +171,20 @@ async def start_journey(client: Client, task_queue: str, data: JourneyInput) -> 
     return True
 
 
+def enrol_all(
+    inputs: Sequence[JourneyInput], now: datetime
+) -> tuple[list[JourneyInput], list[AppendEventsInput]]:
+    """What to start for each journey (enrolled where `enrolled_input` can), and the events to record."""
+    starts: list[JourneyInput] = []
+    records: list[AppendEventsInput] = []
+    for data in inputs:
+        enrolled = enrolled_input(data, now)
+        starts.append(data if enrolled is None else enrolled[0])
+        if enrolled is not None:
+            records.append(enrolled[1])
+    return starts, records
+
+
 async def launch_journeys(
     pool: asyncpg.Pool,
     client: Client,
@@ -181,13 +195,7 @@ async def launch_journeys(
 ) -> list[bool]:
     """Enrol the journeys at `now`, record those enrolments in one transaction, then start them
     (START_CONCURRENCY at a time); for each, False if it had already closed."""
-    starts: list[JourneyInput] = []
-    records: list[AppendEventsInput] = []
-    for data in inputs:
-        enrolled = enrolled_input(data, now)
-        starts.append(data if enrolled is None else enrolled[0])
-        if enrolled is not None:
-            records.append(enrolled[1])
+    starts, records = enrol_all(inputs, now)
     # Recorded before the starts: events are idempotent on their ids and the projection on its version, so
     # a journey already running (a re-run) or already closed keeps what it has.
     await append_many(pool, records)

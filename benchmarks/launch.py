@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
-from activities.launch import START_CONCURRENCY, cohort_inputs, enrolled_input, start_journey
+from activities.launch import START_CONCURRENCY, cohort_inputs, enrol_all, start_journey
 from benchmarks.raw import RAW_QUEUE, TrivialWorkflow
 from benchmarks.report import Row
 from benchmarks.roster import synthetic_rows
@@ -84,11 +84,7 @@ async def bare_journey_starts(stack: BenchStack, n: int, cohort: str) -> float:
     await save_participants(
         stack.pool, cohort, [ParticipantRecord.from_roster(r) for r in synthetic_rows(n, start)]
     )
-    now = datetime.now(UTC)
-    inputs = []
-    for data in await cohort_inputs(stack.pool, cohort, program.spec, start):
-        enrolled = enrolled_input(data, now)
-        inputs.append(data if enrolled is None else enrolled[0])
+    inputs, _ = enrol_all(await cohort_inputs(stack.pool, cohort, program.spec, start), datetime.now(UTC))
     gate = asyncio.Semaphore(START_CONCURRENCY)
 
     async def one(data: JourneyInput) -> None:
