@@ -13,11 +13,15 @@ from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 from pydantic import BaseModel
 
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from activities.smtp_pool import SmtpPool
 
 
 class OutgoingEmail(BaseModel):
@@ -168,9 +172,14 @@ def _text_part(subtype: str, content: str, boundary: str) -> bytes:
 # --- The SMTP conversation ---------------------------------------------------------------------------
 
 
-async def deliver(settings: Settings, msg: WireMessage) -> SmtpResult:
-    """One SMTP conversation: connect, EHLO, the message, QUIT. 5xx comes back as REJECTED; anything
-    transient raises TransientSmtpError."""
+async def deliver(settings: Settings, msg: WireMessage, smtp: SmtpPool | None = None) -> SmtpResult:
+    """Send one message. 5xx comes back as REJECTED; anything transient raises TransientSmtpError.
+
+    With `smtp`, over one of the pool's open connections (the pool's own settings apply); without, in one
+    conversation of its own: connect, EHLO, the message, QUIT.
+    """
+    if smtp is not None:
+        return await smtp.send(msg)
     try:
         conn = await open_connection(settings)
         try:

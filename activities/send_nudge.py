@@ -18,6 +18,7 @@ from activities.mailer import (
 )
 from activities.program_store import ProgramCache
 from activities.render import Link, milestone_title, persona_title, render_nudge
+from activities.smtp_pool import SmtpPool
 from domain.program import Program
 from web.tokens import Action, link_url, sign_link
 from worker.settings import Settings
@@ -57,8 +58,14 @@ class SendNudgeResult(BaseModel):
 
 
 async def send_nudge(
-    settings: Settings, pool: asyncpg.Pool, programs: ProgramCache, data: SendNudgeInput
+    settings: Settings,
+    pool: asyncpg.Pool,
+    programs: ProgramCache,
+    data: SendNudgeInput,
+    *,
+    smtp: SmtpPool | None = None,
 ) -> SendNudgeResult:
+    """`smtp`: the worker's open SMTP connections; without, the email has a conversation of its own."""
     mail_domain = str(settings.mail_from).rpartition("@")[2] or "mentorflow.local"
     message_id = message_id_for(data.workflow_id, data.nudge_key, mail_domain)
     async with pool.acquire() as conn:
@@ -132,7 +139,7 @@ async def send_nudge(
         unsubscribe_url=unsubscribe,
         date=now,
     )
-    result = await deliver(settings, build_message(email, str(settings.mail_from)))
+    result = await deliver(settings, build_message(email, str(settings.mail_from)), smtp=smtp)
     if result.outcome is SmtpOutcome.REJECTED:
         return await _settle(pool, data, SendStatus.FAILED, message_id, result.detail, rendered.subject)
     return await _settle(pool, data, SendStatus.SENT, message_id, "", rendered.subject)

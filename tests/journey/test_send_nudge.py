@@ -17,6 +17,7 @@ from activities.cohort_store import ParticipantRecord, save_cohort, save_partici
 from activities.mailer import TransientSmtpError
 from activities.program_store import ProgramCache
 from activities.send_nudge import SendNudgeInput, SendStatus, send_nudge
+from activities.smtp_pool import SmtpPool
 from worker.devstack import MailSink, free_port
 from worker.program_files import load_program
 from worker.settings import Settings
@@ -186,3 +187,24 @@ async def test_mentor_in_the_cohort_is_named(
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Rosa Lindqvist" in text
+
+
+async def test_sends_over_the_workers_open_connection(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    smtp = SmtpPool(settings)
+    try:
+        first = await send_nudge(settings, db_pool, ProgramCache(), _input("welcome"), smtp=smtp)
+        second = await send_nudge(settings, db_pool, ProgramCache(), _input("welcome-again"), smtp=smtp)
+        # A retry of a settled send talks to nobody.
+        await send_nudge(settings, db_pool, ProgramCache(), _input("welcome"), smtp=smtp)
+    finally:
+        await smtp.close()
+    assert first.status is SendStatus.SENT and second.status is SendStatus.SENT
+    assert smtp.opened == 1
+    ids = sorted(
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Message-ID"]
+        for p in mail_sink.messages()
+    )
+    assert ids == sorted([first.message_id, second.message_id])
+    assert (await _ledger(db_pool, "welcome-again"))["status"] == "sent"
