@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from activities import names
 from activities.event_store import AppendEventsInput, AppendEventsResult, append_events
 from activities.mailer import TransientSmtpError
+from activities.perform import PerformDecisionInput, PerformDecisionResult
 from activities.program_store import ProgramCache, ProgramNotFound
 from activities.send_nudge import SendNudgeInput, SendNudgeResult, SendStatus, send_nudge
 
@@ -22,14 +23,26 @@ class JourneyActivities:
         self._deps = deps
         self._programs = ProgramCache()
 
+    @activity.defn(name=names.PERFORM_DECISION)
+    async def perform_decision(self, data: PerformDecisionInput) -> PerformDecisionResult:
+        # A retry after a transient failure finds the emails already sent settled in the ledger.
+        sent = [await self._send(s) for s in data.sends]
+        recorded = await append_events(self._deps.pool, data.record)
+        return PerformDecisionResult(sends=sent, appended=recorded.appended)
+
     @activity.defn(name=names.APPEND_EVENTS)
     async def append_events(self, data: AppendEventsInput) -> AppendEventsResult:
         return await append_events(self._deps.pool, data)
 
     @activity.defn(name=names.SEND_NUDGE)
     async def send_nudge(self, data: SendNudgeInput) -> SendNudgeResult:
+        return await self._send(data)
+
+    async def _send(self, data: SendNudgeInput) -> SendNudgeResult:
         try:
-            result = await send_nudge(self._deps.settings, self._deps.pool, self._programs, data)
+            result = await send_nudge(
+                self._deps.settings, self._deps.pool, self._programs, data, smtp=self._deps.smtp
+            )
         except ProgramNotFound as err:
             raise ApplicationError(str(err), type="ProgramNotFound", non_retryable=True) from None
         except TransientSmtpError as err:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import timedelta
+from typing import TypedDict
 
 import asyncpg
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehavior, PollerBehaviorAutoscaling, Worker
 
 from activities.registry import ActivityDeps, build_activities
+from activities.smtp_pool import SmtpPool
 from worker.ledger_watch import watch_ledger
 from worker.logging import get_logger
 from worker.metrics import metrics_runtime
@@ -26,16 +28,37 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 log = get_logger(__name__)
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
+class Tuning(TypedDict):
+    max_concurrent_activities: int
+    max_concurrent_workflow_tasks: int
+    max_cached_workflows: int
+    workflow_task_poller_behavior: PollerBehavior
+    activity_task_poller_behavior: PollerBehavior
+
+
+def tuning(settings: Settings) -> Tuning:
+    """The worker's slots, cache and pollers (the benchmarks' baseline worker uses the same)."""
+    return Tuning(
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        # Pollers follow the backlog (the server says when to add some): a fixed five leaves one poller
+        # for new journeys' first tasks, which held a 2,000-journey launch to about 50 live per second.
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+    )
+
+
+def build_worker(
+    client: Client, pool: asyncpg.Pool, settings: Settings, smtp: SmtpPool | None = None
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(ActivityDeps(settings=settings, pool=pool)),
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
+        activities=build_activities(ActivityDeps(settings=settings, pool=pool, smtp=smtp)),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **tuning(settings),
     )
 
 
@@ -51,8 +74,9 @@ async def run_worker(
     if client is None:
         client = await connect(settings, runtime=metrics_runtime(settings))
     pool = await create_pool(settings)
+    smtp = SmtpPool(settings)
     try:
-        worker = build_worker(client, pool, settings)
+        worker = build_worker(client, pool, settings, smtp)
         run = asyncio.create_task(worker.run())
         stopped = asyncio.create_task(stop.wait())
         runtime = client.service_client.config.runtime or Runtime.default()
@@ -72,4 +96,5 @@ async def run_worker(
         await run  # re-raises a worker crash
         log.info("worker stopped")
     finally:
+        await smtp.close()  # after the in-flight activities: none is using a connection now
         await pool.close()

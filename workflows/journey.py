@@ -1,7 +1,8 @@
 """JourneyWorkflow: one participant's journey, a thin durable interpreter of the domain decider.
 
 It holds the state, turns timer ticks and updates into `decide` calls, folds the events with `evolve`,
-executes the sends and the event-store append through activities, and sleeps until the next wake-up.
+performs each decision (its emails, then the record of its events) in one activity, and sleeps until
+the next wake-up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.search_attributes as sa
     from activities import names as act
     from activities.event_store import AppendEventsInput, AppendEventsResult, append_input
+    from activities.perform import PerformDecisionInput, PerformDecisionResult
     from activities.send_nudge import ConferenceInfo, SendNudgeInput, SendNudgeResult
     from domain import (
         AddConference,
@@ -49,6 +51,8 @@ _RETRY = RetryPolicy(
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
+# Journeys from before this patch send each email and record the events in separate activities.
+_ONE_ACTIVITY_PER_DECISION = "one-activity-per-decision"
 
 
 @workflow.defn
@@ -133,45 +137,57 @@ class JourneyWorkflow:
         if not events:
             return
         self._events_folded += len(events)
-        for event in events:
-            if isinstance(event, NudgeSent):
-                await self._send(event)
-        await workflow.execute_activity(
-            act.APPEND_EVENTS,
-            self._append_input(events),
-            result_type=AppendEventsResult,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=_RETRY,
-            summary=f"record {len(events)} event(s)",
-        )
+        sends = [self._send_input(e) for e in events if isinstance(e, NudgeSent)]
+        record = self._append_input(events)
+        if workflow.patched(_ONE_ACTIVITY_PER_DECISION):
+            emails = "".join(f"email {s.nudge_id}, " for s in sends)
+            await workflow.execute_activity(
+                act.PERFORM_DECISION,
+                PerformDecisionInput(sends=sends, record=record),
+                result_type=PerformDecisionResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_RETRY,
+                summary=f"{emails}record {len(events)} event(s)",
+            )
+        else:
+            for send in sends:
+                await workflow.execute_activity(
+                    act.SEND_NUDGE,
+                    send,
+                    result_type=SendNudgeResult,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=_RETRY,
+                    summary=f"email {send.nudge_id}",
+                )
+            await workflow.execute_activity(
+                act.APPEND_EVENTS,
+                record,
+                result_type=AppendEventsResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"record {len(events)} event(s)",
+            )
         self._publish()
 
-    async def _send(self, event: NudgeSent) -> None:
+    def _send_input(self, event: NudgeSent) -> SendNudgeInput:
         conference = None
         conf = self._state.conference(event.conference_id) if event.conference_id else None
         if conf is not None:
             conference = ConferenceInfo(
                 name=conf.name, hashtag=conf.hashtag, starts_on=conf.starts_on, ends_on=conf.ends_on
             )
-        await workflow.execute_activity(
-            act.SEND_NUDGE,
-            SendNudgeInput(
-                workflow_id=workflow.info().workflow_id,
-                cohort_id=self._input.cohort_id,
-                participant_id=self._input.participant_id,
-                nudge_id=event.nudge_id,
-                nudge_key=event.nudge_key,
-                kind=event.kind,
-                scheduled_at=event.at,
-                personas=[p.value for p in self._state.personas],
-                achieved=list(self._state.milestones),
-                conference=conference,
-                weeks_left=max((self._state.ends_at - event.at).days // 7, 0) if self._state.ends_at else 0,
-            ),
-            result_type=SendNudgeResult,
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_RETRY,
-            summary=f"email {event.nudge_id}",
+        return SendNudgeInput(
+            workflow_id=workflow.info().workflow_id,
+            cohort_id=self._input.cohort_id,
+            participant_id=self._input.participant_id,
+            nudge_id=event.nudge_id,
+            nudge_key=event.nudge_key,
+            kind=event.kind,
+            scheduled_at=event.at,
+            personas=[p.value for p in self._state.personas],
+            achieved=list(self._state.milestones),
+            conference=conference,
+            weeks_left=max((self._state.ends_at - event.at).days // 7, 0) if self._state.ends_at else 0,
         )
 
     def _append_input(self, events: list[Event]) -> AppendEventsInput:
