@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import psutil
 from temporalio.client import Client
 
@@ -24,9 +25,11 @@ from worker.settings import Settings, load_settings
 from worker.temporal_client import connect
 
 REPO = Path(__file__).resolve().parents[1]
+# The SDK's per-workflow-type count of workflow tasks run (a Prometheus histogram's count).
+_WFT_COUNT = "temporal_workflow_task_execution_latency_count"
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
+def settings_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
     """The environment a mentorflow process needs to use this stack (nothing inherited from MENTORFLOW_*)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORFLOW_")}
     values: dict[str, object] = {
@@ -35,7 +38,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "temporal_address": settings.temporal_target,
         "smtp_port": settings.smtp_target[1],
         "task_queue": settings.task_queue,
-        "metrics_port": 0,
+        "metrics_port": metrics_port,
         "log_level": "warning",
         "log_format": "json",
     }
@@ -51,6 +54,7 @@ class BenchStack:
     pool: asyncpg.Pool
     mail: MailSink
     worker: ChildProcess
+    metrics_port: int
 
     def worker_cpu(self) -> float:
         """CPU seconds the worker process has used so far (user + system)."""
@@ -67,13 +71,35 @@ class BenchStack:
             if self.worker_cpu() - before < 0.1:
                 return
 
+    async def workflow_tasks(self, workflow_type: str) -> int:
+        """Workflow tasks the worker has completed for `workflow_type` so far (its Prometheus endpoint)."""
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith(_WFT_COUNT) and f'workflow_type="{workflow_type}"' in line
+        )
+
+    async def first_tasks_done(self, workflow_type: str, before: int, n: int, seconds: float = 900) -> float:
+        """Wait until `n` more workflow tasks of `workflow_type` than `before` have completed (each new
+        journey's first task: it is then live, its timer set); the perf_counter instant they had."""
+        deadline = time.monotonic() + seconds
+        while await self.workflow_tasks(workflow_type) < before + n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{workflow_type}: {n} first workflow tasks not done in {seconds:.0f} s")
+            await asyncio.sleep(0.05)
+        return time.perf_counter()
+
     def worker_rss(self) -> int:
         """Resident set size of the worker process, bytes."""
         rss: int = psutil.Process(self.worker.pid).memory_info().rss
         return rss
 
 
-async def _start_worker(root: Path, settings: Settings, profile: Path | None) -> ChildProcess:
+async def _start_worker(
+    root: Path, settings: Settings, profile: Path | None, metrics_port: int
+) -> ChildProcess:
     # Bytecode as the production image has it (Dockerfile: compileall). Where PYTHONDONTWRITEBYTECODE is
     # set (as on these machines) there would be none, and the sandbox would compile the workflow module
     # from source for every new workflow run.
@@ -88,7 +114,7 @@ async def _start_worker(root: Path, settings: Settings, profile: Path | None) ->
         "bench-worker",
         argv,
         log_path=root / "worker.log",
-        env=settings_env(settings),
+        env=settings_env(settings, metrics_port),
         cwd=REPO,
     )
     deadline = time.monotonic() + 60
@@ -131,6 +157,7 @@ async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterat
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=8)
         exits.push_async_callback(pool.close)
         client = await connect(settings)
-        worker = await _start_worker(root, settings, profile)
+        metrics_port = free_port()
+        worker = await _start_worker(root, settings, profile, metrics_port)
         exits.callback(worker.stop)
-        yield BenchStack(root, settings, client, pool, mail, worker)
+        yield BenchStack(root, settings, client, pool, mail, worker, metrics_port)

@@ -11,7 +11,8 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from benchmarks.raw import RAW_ACTIVITIES, RAW_QUEUE, RAW_WORKFLOWS
-from worker.main import run_worker
+from worker.main import run_worker, tuning
+from worker.metrics import metrics_runtime
 from worker.settings import get_settings
 from worker.temporal_client import connect
 
@@ -22,15 +23,13 @@ async def main(ready: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings))
     raw = Worker(
         client,
         task_queue=RAW_QUEUE,
         workflows=RAW_WORKFLOWS,
         activities=RAW_ACTIVITIES,
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
+        **tuning(settings),
     )
     async with raw:
         ours = asyncio.create_task(run_worker(settings, stop=stop, client=client))
