@@ -25,7 +25,7 @@ from domain import AddConference, Enroll, NudgeSent, ProgramSpec, enrol, journey
 from domain.roster import RosterConference
 from domain.timing import start_of_local_day
 from workflows import search_attributes as sa
-from workflows.journey_models import JourneyInput, journey_id
+from workflows.journey_models import JourneyInput, Performing, journey_id
 
 LAUNCH_BATCH = "launch_journey_batch"
 # Journeys started concurrently by one batch: enough to use the server, few enough for a 2-core machine.
@@ -95,6 +95,7 @@ def journey_input(
         program=program,
         enroll=enroll,
         conferences=[roster_conference_command(c) for c in conferences],
+        performing=Performing.ONE_ACTIVITY,
     )
 
 

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         shared_spec,
         validate,
     )
-    from workflows.journey_models import JourneyInput, journey_id
+    from workflows.journey_models import JourneyInput, Performing, journey_id
 
 # Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
 _RETRY = RetryPolicy(
@@ -51,8 +51,6 @@ _RETRY = RetryPolicy(
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
-# Journeys from before this patch send each email and record the events in separate activities.
-_ONE_ACTIVITY_PER_DECISION = "one-activity-per-decision"
 
 
 @workflow.defn
@@ -95,7 +93,11 @@ class JourneyWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     self._input.model_copy(
-                        update={"state": self._state, "events_folded": self._events_folded}
+                        update={
+                            "state": self._state,
+                            "events_folded": self._events_folded,
+                            "performing": Performing.ONE_ACTIVITY,
+                        }
                     )
                 )
             wake = self._wake
@@ -139,7 +141,7 @@ class JourneyWorkflow:
         self._events_folded += len(events)
         sends = [self._send_input(e) for e in events if isinstance(e, NudgeSent)]
         record = self._append_input(events)
-        if workflow.patched(_ONE_ACTIVITY_PER_DECISION):
+        if self._input.performing is Performing.ONE_ACTIVITY:
             emails = "".join(f"email {s.nudge_id}, " for s in sends)
             await workflow.execute_activity(
                 act.PERFORM_DECISION,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,13 @@ def journey_id(cohort_id: str, participant_id: str) -> str:
     return f"journey-{cohort_id}-{participant_id}"
 
 
+class Performing(StrEnum):
+    """How a run performs a decision: the shape of the commands it issues, fixed for the whole run."""
+
+    PER_EMAIL = "per-email"  # `send_nudge` per email, then `append_journey_events`: runs from before 2026-12
+    ONE_ACTIVITY = "one-activity"  # `perform_journey_decision`: the emails, then the record of the events
+
+
 class JourneyInput(BaseModel):
     cohort_id: str
     participant_id: str
@@ -33,3 +41,8 @@ class JourneyInput(BaseModel):
     # cohort launch already enrolled it to (`activities.launch.enrolled_input`).
     state: JourneyState | None = None
     events_folded: int = 0  # the projection's version: an older write never overwrites a newer one
+    # Changed only at a run boundary, so a running journey never sees it change and needs no patch marker
+    # (whose TemporalChangeVersion upsert would cost the server a visibility write per run). Inputs from
+    # before the field decode as PER_EMAIL; every run started (`activities.launch.journey_input`) or
+    # continued as new by the current code is ONE_ACTIVITY. Runs last at most 30 days: then PER_EMAIL can go.
+    performing: Performing = Performing.PER_EMAIL

@@ -39,7 +39,7 @@ from worker.main import build_worker
 from worker.program_files import load_program
 from worker.settings import load_settings
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import JourneyInput, journey_id
+from workflows.journey_models import JourneyInput, Performing, journey_id
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter")
@@ -147,7 +147,13 @@ async def test_a_year_of_journey(
         async with build_worker(client, pool, settings):
             handle: WorkflowHandle[JourneyWorkflow, JourneyView] = await client.start_workflow(
                 JourneyWorkflow.run,
-                JourneyInput(cohort_id=cohort, participant_id=pid, program=PROGRAM.spec, enroll=enroll),
+                JourneyInput(
+                    cohort_id=cohort,
+                    participant_id=pid,
+                    program=PROGRAM.spec,
+                    enroll=enroll,
+                    performing=Performing.ONE_ACTIVITY,
+                ),
                 id=wid,
                 task_queue=settings.task_queue,
             )

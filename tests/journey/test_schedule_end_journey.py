@@ -1,5 +1,9 @@
 """ChangeSchedule then EndProgram on the time-skipping server: the workflow agrees with the simulator, the
-emails follow the new zone and time, and the early end sends the recap then completes (no unsubscribe)."""
+emails follow the new zone and time, and the early end sends the recap then completes (no unsubscribe).
+
+The journey starts as a run from before one-activity-per-decision would (`Performing.PER_EMAIL`): its first
+run keeps that shape and the runs after the 30-day cut take the current one, with nothing lost or repeated
+across the change."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
@@ -21,9 +26,28 @@ from worker.devstack import MailSink
 from worker.main import build_worker
 from worker.settings import load_settings
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import JourneyInput, journey_id
+from workflows.journey_models import JourneyInput, Performing, journey_id
 
 KOLKATA = "Asia/Kolkata"
+
+
+async def _activities_by_run(client: Client, workflow_id: str, run_id: str | None) -> list[set[str]]:
+    """The activity types each run scheduled, following the continue-as-new chain from `run_id`."""
+    runs: list[set[str]] = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(
+            {
+                e.activity_task_scheduled_event_attributes.activity_type.name
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            }
+        )
+        last = history.events[-1]
+        attrs = last.workflow_execution_continued_as_new_event_attributes
+        is_cut = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        run_id = attrs.new_execution_run_id if is_cut else None
+    return runs
 
 
 async def test_schedule_change_then_early_end_agree_with_the_simulator(
@@ -72,14 +96,22 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
         async with build_worker(client, pool, settings):
             handle: WorkflowHandle[JourneyWorkflow, JourneyView] = await client.start_workflow(
                 JourneyWorkflow.run,
-                JourneyInput(cohort_id=cohort, participant_id=pid, program=PROGRAM.spec, enroll=enroll),
+                JourneyInput(
+                    cohort_id=cohort,
+                    participant_id=pid,
+                    program=PROGRAM.spec,
+                    enroll=enroll,
+                    performing=Performing.PER_EMAIL,
+                ),
                 id=wid,
                 task_queue=settings.task_queue,
             )
+            first_run = handle.result_run_id
             for offset, command in script:
                 await env.sleep(start + offset + timedelta(hours=15) - await env.get_current_time())
                 await handle.execute_update(updates[type(command)], command, id=command.command_id)  # type: ignore[call-overload]
             final = await handle.result()
+            runs = await _activities_by_run(client, wid, first_run)
     finally:
         ledger = await pool.fetch(
             "select * from send_ledger where workflow_id = $1 order by scheduled_at", wid
@@ -93,6 +125,10 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
         await pool.close()
 
     assert final.mode is Mode.COMPLETED and unsubscribed is None
+    # The first run kept the shape it started with; every run after the cut performs a decision at once.
+    assert len(runs) >= 2
+    assert runs[0] == {"send_nudge", "append_journey_events"}
+    assert all(r <= {"perform_journey_decision"} for r in runs[1:]) and "perform_journey_decision" in runs[-1]
     types = [row["type"] for row in events]
     assert "unsubscribed" not in types and types[-1] == "completed"
     changed_at = start + timedelta(weeks=2, hours=15)

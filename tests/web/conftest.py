@@ -144,6 +144,7 @@ async def start_journey(
 ) -> WorkflowHandle[Any, Any]:
     from domain import Enroll
     from workflows.journey import JourneyInput, JourneyWorkflow
+    from workflows.journey_models import Performing
 
     cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}-")
     data = JourneyInput(
@@ -158,6 +159,7 @@ async def start_journey(
             send_days=("tue", "thu"),
             start=datetime.now(UTC) - timedelta(minutes=1),
         ),
+        performing=Performing.ONE_ACTIVITY,
     )
     # As the cohort launch starts it: the operator's summary and the cohort search attribute.
     return await client.start_workflow(
