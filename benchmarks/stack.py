@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import contextlib
 import os
 import sys
 import time
@@ -55,6 +56,22 @@ class BenchStack:
     mail: MailSink
     worker: ChildProcess
     metrics_port: int
+    # The other processes whose CPU a figure reports: the parts of the stack that share the 2 cores.
+    parts: dict[str, int]  # name -> pid (its children count too)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds each part has used so far: the stack's processes with their children, and this
+        process (the mail sink and the benchmark's own client)."""
+        used: dict[str, float] = {}
+        for name, pid in {**self.parts, "worker": self.worker.pid}.items():
+            proc = psutil.Process(pid)
+            used[name] = 0.0
+            for p in (proc, *proc.children(recursive=True)):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    used[name] += sum(p.cpu_times()[:2])
+        # Not its children: they are the stack's other parts.
+        used["benchmark + mail sink"] = sum(psutil.Process().cpu_times()[:2])
+        return used
 
     def worker_cpu(self) -> float:
         """CPU seconds the worker process has used so far (user + system)."""
@@ -160,4 +177,39 @@ async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterat
         metrics_port = free_port()
         worker = await _start_worker(root, settings, profile, metrics_port)
         exits.callback(worker.stop)
-        yield BenchStack(root, settings, client, pool, mail, worker, metrics_port)
+        assert temporal.process is not None and postgres.process is not None
+        parts = {"Temporal server": temporal.process.pid, "Postgres": postgres.process.pid}
+        yield BenchStack(root, settings, client, pool, mail, worker, metrics_port, parts)
+
+
+class CpuSampler:
+    """Samples `stack.cpu()` every `interval` s while it runs, so a figure can tell what each part spent
+    inside a window it only knows afterwards (a burst's first and last email)."""
+
+    def __init__(self, stack: BenchStack, interval: float = 0.25) -> None:
+        self._stack, self._interval = stack, interval
+        self._samples: list[tuple[float, dict[str, float]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> CpuSampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._samples.append((time.time(), self._stack.cpu()))
+
+    async def _run(self) -> None:
+        while True:
+            self._samples.append((time.time(), await asyncio.to_thread(self._stack.cpu)))
+            await asyncio.sleep(self._interval)
+
+    def between(self, first: float, last: float) -> dict[str, float]:
+        """CPU seconds each part used from the last sample at or before `first` (epoch seconds) to the
+        first sample at or after `last`."""
+        lo = max((s for s in self._samples if s[0] <= first), key=lambda s: s[0], default=self._samples[0])
+        hi = min((s for s in self._samples if s[0] >= last), key=lambda s: s[0], default=self._samples[-1])
+        return {name: hi[1][name] - lo[1].get(name, 0.0) for name in hi[1]}
