@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -48,9 +49,26 @@ with workflow.unsafe.imports_passed_through():
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
 )
+# An email's SMTP conversation included; a retry follows.
+_TIMEOUT = timedelta(minutes=2)
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
+
+
+async def _activity(
+    name: str, arg: BaseModel, result_type: type[BaseModel], summary: str, within: timedelta = _TIMEOUT
+) -> BaseModel:
+    """Every journey activity: retried on transient faults until it passes, summarised for operators."""
+    result: BaseModel = await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=within,
+        retry_policy=_RETRY,
+        summary=summary,
+    )
+    return result
 
 
 @workflow.defn
@@ -143,31 +161,21 @@ class JourneyWorkflow:
         record = self._append_input(events)
         if self._input.performing is Performing.ONE_ACTIVITY:
             emails = "".join(f"email {s.nudge_id}, " for s in sends)
-            await workflow.execute_activity(
+            await _activity(
                 act.PERFORM_DECISION,
                 PerformDecisionInput(sends=sends, record=record),
-                result_type=PerformDecisionResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=_RETRY,
-                summary=f"{emails}record {len(events)} event(s)",
+                PerformDecisionResult,
+                f"{emails}record {len(events)} event(s)",
             )
         else:
             for send in sends:
-                await workflow.execute_activity(
-                    act.SEND_NUDGE,
-                    send,
-                    result_type=SendNudgeResult,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=_RETRY,
-                    summary=f"email {send.nudge_id}",
-                )
-            await workflow.execute_activity(
+                await _activity(act.SEND_NUDGE, send, SendNudgeResult, f"email {send.nudge_id}")
+            await _activity(
                 act.APPEND_EVENTS,
                 record,
-                result_type=AppendEventsResult,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_RETRY,
-                summary=f"record {len(events)} event(s)",
+                AppendEventsResult,
+                f"record {len(events)} event(s)",
+                within=timedelta(seconds=30),
             )
         self._publish()
 
