@@ -182,14 +182,31 @@ async def deliver(settings: Settings, msg: WireMessage, smtp: SmtpPool | None = 
         return await smtp.send(msg)
     try:
         conn = await open_connection(settings)
+    except (aiosmtplib.SMTPException, OSError) as err:
+        raise server_fault("connecting", err) from None
+    try:
         try:
             await send_envelope(conn, msg)
-            await send_content(conn, msg)
-        finally:
-            await quit_quietly(conn, settings.smtp_timeout_seconds)
+        except (aiosmtplib.SMTPException, OSError) as err:
+            raise server_fault("MAIL FROM", err) from None
+        await send_content(conn, msg)
     except (aiosmtplib.SMTPException, OSError) as err:
         return rejected_or_raise(err)
+    finally:
+        await quit_quietly(conn, settings.smtp_timeout_seconds)
     return SmtpResult(outcome=SmtpOutcome.ACCEPTED)
+
+
+def server_fault(step: str, err: aiosmtplib.SMTPException | OSError) -> TransientSmtpError:
+    """A refusal before any recipient was named (greeting, EHLO, STARTTLS, AUTH, MAIL FROM) says nothing
+    about this email: a wrong password or a sender the relay will not take. Transient, even a 5xx, so the
+    email waits (its ledger row in 'sending', alerted on) until the setting is fixed instead of failing
+    for good like every other email would."""
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        what = f"{err.code} {err.message}"
+    else:
+        what = f"{type(err).__name__}: {err}"
+    return TransientSmtpError(f"SMTP server refused {step} (check the MENTORFLOW_SMTP_* settings): {what}")
 
 
 async def open_connection(

@@ -31,6 +31,7 @@ from activities.mailer import (
     rejected_or_raise,
     send_content,
     send_envelope,
+    server_fault,
 )
 from worker.logging import get_logger
 from worker.settings import Settings
@@ -105,7 +106,7 @@ class SmtpPool:
                         smtp = await open_connection(self._settings, tls_context=await self._tls_context())
                         conn = _Connection(smtp)
                     except (aiosmtplib.SMTPException, OSError) as err:
-                        return rejected_or_raise(err)
+                        raise server_fault("connecting", err) from None
                     self.opened += 1
                 try:
                     await send_envelope(conn.smtp, msg)
@@ -118,7 +119,7 @@ class SmtpPool:
                         conn, reused = None, False
                         continue
                     keep = await self._reset(conn, err)
-                    return rejected_or_raise(err)
+                    raise server_fault("MAIL FROM", err) from None
             try:
                 await send_content(conn.smtp, msg)
             except (aiosmtplib.SMTPException, OSError) as err:

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
 
 from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.mailer import TransientSmtpError
@@ -208,3 +210,60 @@ async def test_sends_over_the_workers_open_connection(
     )
     assert ids == sorted([first.message_id, second.message_id])
     assert (await _ledger(db_pool, "welcome-again"))["status"] == "sent"
+
+
+class _RefusingSender:
+    """A real SMTP server that will not take mail from our sender (a relay not set up for it)."""
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return "550 5.7.1 sender not allowed"
+
+
+def _password_check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    return AuthResult(success=auth_data.password == b"right-password", handled=False)
+
+
+@pytest.fixture(params=["refused sender", "wrong password"])
+async def misconfigured_relay(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Settings]:
+    """A relay that refuses before any recipient is named, and the settings that reach it."""
+    port = free_port()
+    if request.param == "refused sender":
+        controller = Controller(_RefusingSender(), hostname="127.0.0.1", port=port)
+        changed: dict[str, Any] = {"smtp_port": port}
+    else:
+        controller = Controller(
+            object(),
+            hostname="127.0.0.1",
+            port=port,
+            authenticator=_password_check,
+            auth_required=True,
+            auth_require_tls=False,
+        )
+        changed = {"smtp_port": port, "smtp_user": "mentorflow", "smtp_password": SecretStr("wrong")}
+    controller.start()
+    yield settings.model_copy(update=changed)
+    controller.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # a local test server
+@pytest.mark.parametrize("pooled", [False, True], ids=["own connection", "pooled"])
+async def test_a_misconfigured_relay_fails_no_email_for_good(
+    settings: Settings,
+    db_pool: asyncpg.Pool,
+    cohort: None,
+    misconfigured_relay: Settings,
+    mail_sink: MailSink,
+    pooled: bool,
+) -> None:
+    """A wrong password or a refused sender is a setting to fix, not a verdict on this email: it stays in
+    flight (retried, alerted on) and goes once the settings are right."""
+    smtp = SmtpPool(misconfigured_relay) if pooled else None
+    try:
+        with pytest.raises(TransientSmtpError, match="MENTORFLOW_SMTP_"):
+            await send_nudge(misconfigured_relay, db_pool, ProgramCache(), _input(), smtp=smtp)
+    finally:
+        if smtp is not None:
+            await smtp.close()
+    assert (await _ledger(db_pool))["status"] == "sending"
+    result = await send_nudge(settings, db_pool, ProgramCache(), _input())
+    assert result.status is SendStatus.SENT and len(mail_sink.messages()) == 1
