@@ -47,6 +47,16 @@ def settings_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
     return env
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process and its living children have used."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(p.cpu_times()[:2])
+    return total
+
+
 @dataclass
 class BenchStack:
     root: Path
@@ -62,21 +72,14 @@ class BenchStack:
     def cpu(self) -> dict[str, float]:
         """CPU seconds each part has used so far: the stack's processes with their children, and this
         process (the mail sink and the benchmark's own client)."""
-        used: dict[str, float] = {}
-        for name, pid in {**self.parts, "worker": self.worker.pid}.items():
-            proc = psutil.Process(pid)
-            used[name] = 0.0
-            for p in (proc, *proc.children(recursive=True)):
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    used[name] += sum(p.cpu_times()[:2])
+        used = {name: _tree_cpu(pid) for name, pid in {**self.parts, "worker": self.worker.pid}.items()}
         # Not its children: they are the stack's other parts.
         used["benchmark + mail sink"] = sum(psutil.Process().cpu_times()[:2])
         return used
 
     def worker_cpu(self) -> float:
         """CPU seconds the worker process has used so far (user + system)."""
-        times = psutil.Process(self.worker.pid).cpu_times()
-        return float(times.user + times.system)
+        return _tree_cpu(self.worker.pid)
 
     async def worker_quiet(self, seconds: float = 600) -> None:
         """Wait until the worker has gone quiet (under 5% of a core for 2 s): every journey started so far

@@ -97,7 +97,7 @@ class JourneyWorkflow:
         if not self._enrolment and self._state.enrolled:
             # Started enrolled (by a launch, or continued as new): operators see where it stands at once.
             # Details are no command, so this changes no history; the attributes were set at the start.
-            self._show_details()
+            self._show_details(self._view())
         if self._enrolment:
             async with self._lock:
                 await self._perform(self._enrolment)
@@ -128,7 +128,7 @@ class JourneyWorkflow:
                 await workflow.wait_condition(
                     lambda wake=wake: self._wake != wake or self._state.finished,  # type: ignore[misc]
                     timeout=timeout,
-                    timeout_summary=self._waiting_for(),
+                    timeout_summary=self._waiting_for(self._view()),
                 )
             except TimeoutError:
                 if wake is not None and workflow.now() >= wake:
@@ -209,22 +209,21 @@ class JourneyWorkflow:
     def _view(self) -> JourneyView:
         return journey_view(self._state, self._input.program)
 
-    def _waiting_for(self) -> str:
-        view = self._view()
+    def _waiting_for(self, view: JourneyView) -> str:
         if view.next_nudge_at is None:
             return f"{view.mode.value}: nothing scheduled"
         what = view.next_nudge_id or "wake-up"
         return f"{view.mode.value}: next email {what} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC"
 
     def _publish(self) -> None:
-        current = sa.journey_values(self._input.cohort_id, self._input.program.name, self._view())
+        view = self._view()  # once per decision: the attributes and the details both read it
+        current = sa.journey_values(self._input.cohort_id, self._input.program.name, view)
         if current != self._search_attributes:  # upsert only when something changed
             workflow.upsert_search_attributes(sa.updates(current))
             self._search_attributes = current
-        self._show_details()
+        self._show_details(view)
 
-    def _show_details(self) -> None:
-        view = self._view()
+    def _show_details(self, view: JourneyView) -> None:
         milestones = ", ".join(self._state.milestones) or "none yet"
         workflow.set_current_details(
             f"**Participant** `{self._input.participant_id}` in cohort `{self._input.cohort_id}` "
@@ -233,7 +232,7 @@ class JourneyWorkflow:
             f"- **Personas:** {', '.join(p.value for p in view.personas) or 'none'}\n"
             f"- **Milestones:** {milestones}\n"
             f"- **Emails sent:** {view.sends}\n"
-            f"- **Waiting for:** {self._waiting_for()}\n"
+            f"- **Waiting for:** {self._waiting_for(view)}\n"
         )
 
     # ---- updates and query ----------------------------------------------------------------------------
