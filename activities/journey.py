@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import names
-from activities.event_store import AppendEventsInput, AppendEventsResult, append_events
+from activities.deps import ActivityDeps
 from activities.mailer import TransientSmtpError
-from activities.perform import PerformDecisionInput, PerformDecisionResult
-from activities.program_store import ProgramCache, ProgramNotFound
-from activities.send_nudge import SendNudgeInput, SendNudgeResult, SendStatus, send_nudge
-
-if TYPE_CHECKING:
-    from activities.registry import ActivityDeps
+from activities.send_nudge import send_nudge
+from store.events import append_events
+from store.programs import ProgramCache, ProgramNotFound
+from workflows.contract import (
+    PERFORM_DECISION,
+    PerformDecisionInput,
+    PerformDecisionResult,
+    SendNudgeInput,
+    SendNudgeResult,
+    SendStatus,
+)
 
 
 class JourneyActivities:
@@ -23,20 +25,12 @@ class JourneyActivities:
         self._deps = deps
         self._programs = ProgramCache()
 
-    @activity.defn(name=names.PERFORM_DECISION)
+    @activity.defn(name=PERFORM_DECISION)
     async def perform_decision(self, data: PerformDecisionInput) -> PerformDecisionResult:
         # A retry after a transient failure finds the emails already sent settled in the ledger.
         sent = [await self._send(s) for s in data.sends]
         recorded = await append_events(self._deps.pool, data.record)
         return PerformDecisionResult(sends=sent, appended=recorded.appended)
-
-    @activity.defn(name=names.APPEND_EVENTS)
-    async def append_events(self, data: AppendEventsInput) -> AppendEventsResult:
-        return await append_events(self._deps.pool, data)
-
-    @activity.defn(name=names.SEND_NUDGE)
-    async def send_nudge(self, data: SendNudgeInput) -> SendNudgeResult:
-        return await self._send(data)
 
     async def _send(self, data: SendNudgeInput) -> SendNudgeResult:
         try:

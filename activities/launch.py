@@ -13,41 +13,29 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.event_store import AppendEventsInput, append_input, append_many
-from activities.program_store import ProgramCache
 from domain import AddConference, Enroll, NudgeSent, ProgramSpec, enrol, journey_view
 from domain.roster import RosterConference
 from domain.timing import start_of_local_day
+from store.events import append_many
+from store.programs import ProgramCache
 from workflows import search_attributes as sa
-from workflows.journey_models import JourneyInput, Performing, journey_id
+from workflows.contract import (
+    LAUNCH_BATCH,
+    AppendEventsInput,
+    JourneyInput,
+    LaunchBatchInput,
+    LaunchBatchResult,
+    append_input,
+    journey_id,
+)
 
-LAUNCH_BATCH = "launch_journey_batch"
 # Journeys started concurrently by one batch: enough to use the server, few enough for a 2-core machine.
 START_CONCURRENCY = 16
-
-
-class LaunchBatchInput(BaseModel):
-    cohort_id: str
-    task_queue: str
-    after: str | None = None  # participant ids are processed in order; resume after this one
-    limit: int = 100
-    # When the batch's enrolments are decided: fixed by the launch workflow, so a retried batch decides
-    # exactly the same events. None: now.
-    decided_at: datetime | None = None
-
-
-class LaunchBatchResult(BaseModel):
-    processed: int = 0
-    closed: int = 0  # journeys that had already ended (unsubscribed or completed): left alone
-    last: str | None = None
-    total: int = 0  # participants in the cohort now
-    done: bool = False
 
 
 def conference_id(conf: RosterConference) -> str:
@@ -95,7 +83,6 @@ def journey_input(
         program=program,
         enroll=enroll,
         conferences=[roster_conference_command(c) for c in conferences],
-        performing=Performing.ONE_ACTIVITY,
     )
 
 

@@ -13,15 +13,12 @@ from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aiosmtplib
 from pydantic import BaseModel
 
-from worker.settings import Settings
-
-if TYPE_CHECKING:
-    from activities.smtp_pool import SmtpPool
+from infra.settings import Settings
 
 
 class OutgoingEmail(BaseModel):
@@ -172,7 +169,13 @@ def _text_part(subtype: str, content: str, boundary: str) -> bytes:
 # --- The SMTP conversation ---------------------------------------------------------------------------
 
 
-async def deliver(settings: Settings, msg: WireMessage, smtp: SmtpPool | None = None) -> SmtpResult:
+class Connections(Protocol):
+    """Open connections an email can go over (`activities.smtp_pool.SmtpPool`)."""
+
+    async def send(self, msg: WireMessage) -> SmtpResult: ...
+
+
+async def deliver(settings: Settings, msg: WireMessage, smtp: Connections | None = None) -> SmtpResult:
     """Send one message. 5xx comes back as REJECTED; anything transient raises TransientSmtpError.
 
     With `smtp`, over one of the pool's open connections (the pool's own settings apply); without, in one

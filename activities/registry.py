@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
+from activities.deps import ActivityDeps
 from activities.health import HealthActivities
-from activities.smtp_pool import SmtpPool
-from worker.settings import Settings
-
-
-@dataclass(frozen=True)
-class ActivityDeps:
-    """What activities share in one worker process: settings, the one Postgres pool, the SMTP pool."""
-
-    settings: Settings
-    pool: asyncpg.Pool
-    smtp: SmtpPool | None = None  # the worker's open SMTP connections; None: a conversation per email
+from activities.journey import JourneyActivities
+from activities.launch import LaunchActivities
 
 
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    from activities.journey import JourneyActivities
-    from activities.launch import LaunchActivities
-
     health = HealthActivities(deps.pool)
     launch = LaunchActivities(deps.pool)
     journey = JourneyActivities(deps)
@@ -33,6 +19,4 @@ def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         health.health_check,
         launch.launch_batch,
         journey.perform_decision,
-        journey.append_events,
-        journey.send_nudge,
     ]

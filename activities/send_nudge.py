@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, Field
 
 from activities.mailer import (
     OutgoingEmail,
@@ -16,45 +14,13 @@ from activities.mailer import (
     deliver,
     message_id_for,
 )
-from activities.program_store import ProgramCache
 from activities.render import Link, milestone_title, persona_title, render_nudge
 from activities.smtp_pool import SmtpPool
 from domain.program import Program
-from web.tokens import Action, link_url, sign_link
-from worker.settings import Settings
-
-
-class ConferenceInfo(BaseModel):
-    name: str
-    hashtag: str = ""
-    starts_on: date
-    ends_on: date
-
-
-class SendNudgeInput(BaseModel):
-    workflow_id: str
-    cohort_id: str
-    participant_id: str
-    nudge_id: str
-    nudge_key: str
-    kind: str
-    scheduled_at: datetime
-    personas: list[str] = Field(default_factory=list)
-    achieved: list[str] = Field(default_factory=list)  # milestone ids, in the order achieved
-    conference: ConferenceInfo | None = None
-    weeks_left: int = 0
-
-
-class SendStatus(StrEnum):
-    SENT = "sent"
-    FAILED = "failed"  # the SMTP server refused it for good (5xx)
-    SUPPRESSED = "suppressed"  # unsubscribed or paused when it came to sending
-
-
-class SendNudgeResult(BaseModel):
-    status: SendStatus
-    message_id: str
-    detail: str = ""
+from infra.links import Action, link_url, sign_link
+from infra.settings import Settings
+from store.programs import ProgramCache
+from workflows.contract import SendNudgeInput, SendNudgeResult, SendStatus
 
 
 async def send_nudge(

@@ -33,8 +33,8 @@ from activities.mailer import (
     send_envelope,
     server_fault,
 )
-from worker.logging import get_logger
-from worker.settings import Settings
+from infra.logging import get_logger
+from infra.settings import Settings
 
 # Connections open at once per worker process; sends beyond that wait for one to come free.
 POOL_SIZE = 8

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.raw import RAW_QUEUE, TimerActivityWorkflow
 from benchmarks.report import Row
@@ -22,7 +21,8 @@ from benchmarks.stack import REPO, BenchStack, CpuSampler
 from domain.program import Program
 from domain.roster import demo_send_now
 from domain.timing import local_datetime
-from worker.program_files import load_program
+from infra.program_files import load_program
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 
 GOAL = 0.7
 # Starts in flight while setting the baseline's burst up (not measured).

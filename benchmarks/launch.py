@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import START_CONCURRENCY, cohort_inputs, enrol_all, start_journey
 from benchmarks.raw import RAW_QUEUE, TrivialWorkflow
 from benchmarks.report import Row
 from benchmarks.roster import synthetic_rows
 from benchmarks.stack import REPO, BenchStack, settings_env
 from domain.roster import RosterRow
-from worker.program_files import load_program
-from workflows.journey_models import JourneyInput
+from infra.program_files import load_program
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
+from workflows.contract import JourneyInput
 
 MENTORFLOW = str(Path(sys.executable).parent / "mentorflow")
 COLUMNS = "participant_id,name,email,timezone,send_days,send_time,personas,mentor_email,mission,conferences"

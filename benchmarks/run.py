@@ -27,7 +27,7 @@ from benchmarks.roster import synthetic_rows
 from benchmarks.stack import bench_stack
 from benchmarks.timeskip import bench_time_skipping
 from cli.preview import plans_from_roster, run_preview
-from worker.program_files import load_program
+from infra.program_files import load_program
 
 REPO = Path(__file__).resolve().parents[1]
 START = date(2027, 1, 4)

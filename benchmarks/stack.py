@@ -19,11 +19,11 @@ import httpx
 import psutil
 from temporalio.client import Client
 
+from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from infra.settings import Settings, load_settings
+from infra.temporal_client import connect
 from worker.devstack import EmbeddedPostgres, MailSink, TemporalDevServer, free_port
 from worker.devstack.process import ChildProcess
-from worker.migrations import DEFAULT_MIGRATIONS_DIR, migrate
-from worker.settings import Settings, load_settings
-from worker.temporal_client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 # The SDK's per-workflow-type count of workflow tasks run (a Prometheus histogram's count).

@@ -20,7 +20,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.report import Row
 from benchmarks.roster import synthetic_rows
@@ -28,12 +27,13 @@ from benchmarks.stack import REPO
 from cli.preview import plans_from_roster, run_preview, weeks_for
 from domain import AddConference, AdoptPersona, Command, Pause, Persona, RecordMilestone
 from domain.roster import RosterRow
+from infra.program_files import load_program
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink, free_port, temporal_test_server
 from worker.main import build_worker
-from worker.program_files import load_program
-from worker.settings import load_settings
+from workflows.contract import journey_id
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import journey_id
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PROGRAM = load_program(REPO / "programs" / "medtwitter")

@@ -11,10 +11,10 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from benchmarks.raw import RAW_ACTIVITIES, RAW_QUEUE, RAW_WORKFLOWS
+from infra.settings import get_settings
+from infra.temporal_client import connect
 from worker.main import run_worker, tuning
 from worker.metrics import metrics_runtime
-from worker.settings import get_settings
-from worker.temporal_client import connect
 
 
 async def main(ready: Path) -> None:

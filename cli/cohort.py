@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_PARTIAL, CliError
+from cli.options import check_cohort_id, parse_day, until_option
 from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.preview import preview
 
 if TYPE_CHECKING:
     import asyncpg
@@ -28,29 +29,13 @@ DEFAULT_PROGRAM = Path("programs/medtwitter")
 STEER_CONCURRENCY = 16
 
 
-def check_cohort_id(cohort_id: str) -> None:
-    from workflows.journey_models import journey_id
-
-    try:
-        journey_id(cohort_id, "x")
-    except ValueError as exc:
-        raise CliError(f"--cohort: {exc}") from None
-
-
-def parse_day(option: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{option} {value!r}: expected a date like 2026-10-01") from None
-
-
 def _print_problems(roster: Roster, path: Path, *, skipped: bool) -> None:
     for problem in roster.problems:
         say(f"mentorflow: {'skipped' if skipped else 'error'}: {problem.message(str(path))}")
 
 
 def _row_json(row: RosterRow, cohort_id: str) -> dict[str, Any]:
-    from workflows.journey_models import journey_id
+    from workflows.contract import journey_id
 
     return {
         "participant_id": row.participant_id,
@@ -64,7 +49,7 @@ def _row_json(row: RosterRow, cohort_id: str) -> dict[str, Any]:
 
 
 async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, rows: list[RosterRow]) -> int:
-    from activities.cohort_store import CohortConflict, ParticipantRecord, save_cohort, save_participants
+    from store.cohorts import CohortConflict, ParticipantRecord, save_cohort, save_participants
 
     try:
         await save_cohort(pool, cohort_id, program, start)
@@ -106,8 +91,8 @@ async def launch(
     """Save the rows, then start or attach to `launch-{cohort}` and (with `wait`) show it to the end."""
     from temporalio.common import WorkflowIDConflictPolicy
 
-    from worker.postgres import create_pool
-    from worker.temporal_client import connect
+    from infra.postgres import create_pool
+    from infra.temporal_client import connect
     from workflows.launch import CohortLaunchWorkflow, LaunchInput, LaunchProgress, launch_id
 
     pool = await create_pool(settings, min_size=1, max_size=2)
@@ -194,7 +179,7 @@ def start(
     """Validate the roster, save it to Postgres, and start every journey through a durable launch workflow."""
     from cli.program import load_or_exit
     from cli.roster_file import load_roster
-    from worker.settings import get_settings
+    from infra.settings import get_settings
 
     check_cohort_id(cohort)
     start = parse_day("--start-date", start_date)
@@ -287,8 +272,8 @@ def start(
 
 
 def _with_pool(func: Any) -> Any:
-    from worker.postgres import create_pool
-    from worker.settings import get_settings
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
 
     async def go() -> Any:
         pool = await create_pool(get_settings(), min_size=1, max_size=4)
@@ -303,7 +288,7 @@ def _with_pool(func: Any) -> Any:
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every cohort with its participants by mode."""
-    from activities.reports import MODES, list_cohorts
+    from store.reports import MODES, list_cohorts
 
     cohorts = _with_pool(list_cohorts)
     if as_json:
@@ -318,9 +303,9 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @app.command()
 def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
     """Participants by mode and persona, milestones, emails sent and failed, next sends, launch progress."""
-    from activities.reports import MODES, cohort_status
-    from worker.settings import get_settings
-    from worker.temporal_client import connect
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from store.reports import MODES, cohort_status
 
     report = _with_pool(lambda pool: cohort_status(pool, cohort))
     if report is None:
@@ -369,11 +354,11 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
 
 def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any = None) -> None:
     """Send one update to every journey of the cohort; rejections are counted with their reasons."""
-    from activities.reports import cohort_participants
-    from cli.participant import send_update
-    from worker.postgres import create_pool
-    from worker.settings import get_settings
-    from worker.temporal_client import connect
+    from cli.steer import send_update
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from store.reports import cohort_participants
 
     settings = get_settings()
 
@@ -418,16 +403,6 @@ def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any
         say(f"  {outcome['missing']} have no journey yet (launch still running?)")
 
 
-def until_option(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC) + timedelta(weeks=4)
-    day = parse_day("--until", value)
-    until = datetime.combine(day, time(0), tzinfo=UTC)
-    if until <= datetime.now(UTC):
-        raise CliError(f"--until {day}: date in the past")
-    return until
-
-
 @app.command()
 def pause(
     cohort: str = typer.Argument(..., metavar="ID"),
@@ -437,8 +412,8 @@ def pause(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Pause every journey of the cohort: no emails until the date (or `cohort resume`)."""
-    from activities.cohort_store import mark_paused
     from domain import Pause
+    from store.cohorts import mark_paused
 
     when = until_option(until)
 
@@ -451,8 +426,8 @@ def pause(
 @app.command()
 def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
     """Resume every paused journey of the cohort."""
-    from activities.cohort_store import mark_paused
     from domain import Resume
+    from store.cohorts import mark_paused
 
     async def before(pool: Any, c: str, pid: str) -> None:
         await mark_paused(pool, c, pid, None)
@@ -488,7 +463,7 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
     A failure is reported on one line and leaves the stack running.
     """
     from domain.roster import demo_send_now
-    from worker.program_files import load_program
+    from infra.program_files import load_program
 
     today = date.today()
     cohort_id = f"demo-{today:%Y%m%d}"
@@ -522,5 +497,5 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
     await stop.wait()
 
 
-# `cohort preview` lives in cli/preview.py (issue 6).
-app.command("preview")(importlib.import_module("cli.preview").preview)
+# `cohort preview` lives in cli/preview.py.
+app.command("preview")(preview)

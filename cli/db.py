@@ -13,10 +13,10 @@ app = typer.Typer(help="Postgres schema.", no_args_is_help=True)
 @app.command()
 def migrate() -> None:
     """Apply pending migrations from migrations/ (safe to run twice, or concurrently)."""
-    from worker.migrations import migrate as run_migrations
-    from worker.migrations import migrations_dir
-    from worker.postgres import create_pool
-    from worker.settings import get_settings
+    from infra.migrations import migrate as run_migrations
+    from infra.migrations import migrations_dir
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
 
     settings = get_settings()
 

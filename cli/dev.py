@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from infra.settings import Settings
     from worker.devstack import RunningStack
-    from worker.settings import Settings
 
 app = typer.Typer(help="The embedded development stack.", no_args_is_help=True)
 
@@ -53,10 +53,10 @@ def _report(stack: RunningStack, settings: Settings) -> str:
 
 
 async def _up(settings: Settings) -> None:
+    from infra.temporal_client import connect
     from worker.devstack import embedded_stack
     from worker.main import run_worker
     from worker.metrics import metrics_runtime
-    from worker.temporal_client import connect
 
     stop = asyncio.Event()
     main = asyncio.current_task()
@@ -106,8 +106,8 @@ def up(
     ),
 ) -> None:
     """Start Temporal + Web UI, Postgres (migrated), the mail sink and the worker; Ctrl-C stops all."""
-    from worker.logging import configure_logging
-    from worker.settings import get_settings
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
 
     if demo:
         from cli.cohort import demo_service

@@ -30,11 +30,11 @@ class CliError(Exception):
 
 def exit_code_for(err: BaseException) -> int | None:
     """The exit code of an expected error, None for a bug. Imports are lazy: the CLI starts fast."""
+    from infra.migrations import MigrationError
+    from infra.postgres import PostgresUnreachableError
+    from infra.settings import SettingsError
+    from infra.temporal_client import TemporalUnreachableError
     from worker.devstack.ports import DevStackError
-    from worker.migrations import MigrationError
-    from worker.postgres import PostgresUnreachableError
-    from worker.settings import SettingsError
-    from worker.temporal_client import TemporalUnreachableError
 
     table: list[tuple[type[BaseException], int]] = [
         (CliError, getattr(err, "exit_code", EXIT_INVALID)),

@@ -17,7 +17,7 @@ app = typer.Typer(help="The development mail sink.", no_args_is_help=True)
 
 
 def mail_dir() -> Path:
-    from worker.settings import get_settings
+    from infra.settings import get_settings
 
     return get_settings().mail_dir
 

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cli.errors import EXIT_REJECTED, CliError
+from cli.options import parse_day, until_option
 from cli.output import JSON_OPTION, emit_json, err, say, table
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
-
     from domain import JourneyView
 
 app = typer.Typer(help="One participant: see the journey, steer it.", no_args_is_help=True)
@@ -26,31 +25,8 @@ ID_ARG = typer.Argument(..., metavar="ID", help="The participant id from the ros
 COHORT_OPTION = typer.Option(None, "--cohort", help="The cohort (needed when the id is in several).")
 
 
-async def send_update(
-    client: Client, cohort: str, participant_id: str, update: str, command: Any
-) -> tuple[bool, str | None]:
-    """(accepted, reason). Not accepted with no reason: the journey does not exist or has closed."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from domain import JourneyView
-    from workflows.journey_models import journey_id
-
-    handle = client.get_workflow_handle(journey_id(cohort, participant_id))
-    try:
-        await handle.execute_update(update, command, id=command.command_id, result_type=JourneyView)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        return False, str(getattr(cause, "message", None) or cause or exc)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False, None
-        raise
-    return True, None
-
-
 async def _resolve(pool: Any, participant_id: str, cohort: str | None) -> str:
-    from activities.reports import cohorts_of_participant
+    from store.reports import cohorts_of_participant
 
     cohorts = await cohorts_of_participant(pool, participant_id)
     if cohort is not None:
@@ -85,10 +61,10 @@ def steer(
     participant_id: str, cohort: str | None, update: str, command: Any, as_json: bool, before: Any = None
 ) -> None:
     from domain import JourneyView
-    from worker.postgres import create_pool
-    from worker.settings import get_settings
-    from worker.temporal_client import connect
-    from workflows.journey_models import journey_id
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from workflows.contract import journey_id
 
     settings = get_settings()
 
@@ -139,12 +115,12 @@ def show(
     """The journey (live, from its workflow), the event timeline and the emails (from Postgres)."""
     from temporalio.service import RPCError
 
-    from activities.reports import participant_report
     from domain import JourneyView
-    from worker.postgres import create_pool
-    from worker.settings import get_settings
-    from worker.temporal_client import connect
-    from workflows.journey_models import journey_id
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from store.reports import participant_report
+    from workflows.contract import journey_id
 
     settings = get_settings()
 
@@ -261,9 +237,8 @@ def pause(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Pause the participant's emails until a date."""
-    from activities.cohort_store import mark_paused
-    from cli.cohort import until_option
     from domain import Pause
+    from store.cohorts import mark_paused
 
     when = until_option(until)
 
@@ -278,8 +253,8 @@ def resume(
     participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
     """Resume a paused participant."""
-    from activities.cohort_store import mark_paused
     from domain import Resume
+    from store.cohorts import mark_paused
 
     async def before(pool: Any, c: str, pid: str) -> None:
         await mark_paused(pool, c, pid, None)
@@ -299,7 +274,6 @@ def conference(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a conference: a prep email before, daily emails during, a recap after."""
-    from cli.cohort import parse_day
     from domain import AddConference
 
     starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
@@ -320,8 +294,8 @@ def unsubscribe(
     participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
     """Unsubscribe the participant: no email is sent again."""
-    from activities.cohort_store import mark_unsubscribed
     from domain import Unsubscribe
+    from store.cohorts import mark_unsubscribed
 
     steer(
         participant_id,
@@ -373,11 +347,11 @@ def schedule(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change when the participant's emails go: time zone, send days, send time (others stay)."""
-    from activities.cohort_store import save_schedule
-    from activities.intents import find_participant
-    from activities.program_store import ProgramCache
     from domain.program import send_preference_problems
-    from workflows.journey_models import journey_id
+    from store.cohorts import save_schedule
+    from store.intents import find_participant
+    from store.programs import ProgramCache
+    from workflows.contract import journey_id
 
     cmd = _schedule_command(timezone, send_days, send_time)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.errors import EXIT_INVALID, CliError
+from cli.options import check_cohort_id, parse_day
 from cli.output import JSON_OPTION, emit_json, err, say, table
 
 if TYPE_CHECKING:
@@ -253,7 +254,6 @@ def preview(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Simulate every participant's journey (no Temporal, no email): emails per week, silent stretches."""
-    from cli.cohort import check_cohort_id, parse_day
     from cli.program import load_or_exit
     from cli.roster_file import load_roster
     from domain.preview import parse_script

@@ -21,7 +21,7 @@ DIR_ARG = typer.Argument(..., help="The program directory, e.g. programs/medtwit
 def load_or_exit(path: Path) -> Program:
     """The program, or every problem (file, field, reason) on stderr and exit code 2."""
     from domain.program import ProgramError
-    from worker.program_files import load_program
+    from infra.program_files import load_program
 
     try:
         return load_program(path)

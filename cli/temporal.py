@@ -13,8 +13,9 @@ app = typer.Typer(help="Temporal cluster setup.", no_args_is_help=True)
 @app.command()
 def setup() -> None:
     """Register mentorflow's search attributes on the namespace (idempotent)."""
-    from worker.settings import get_settings
-    from worker.temporal_client import connect, ensure_search_attributes
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from worker.temporal_setup import ensure_search_attributes
 
     settings = get_settings()
 

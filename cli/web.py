@@ -12,9 +12,9 @@ app = typer.Typer(help="Serve the participant web app (links from emails) until 
 @app.callback(invoke_without_command=True)
 def web() -> None:
     """Serve on MENTORFLOW_WEB_HOST:MENTORFLOW_WEB_PORT; also retries intents the journeys have not heard."""
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
     from web.server import run_web
-    from worker.logging import configure_logging
-    from worker.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings)

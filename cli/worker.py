@@ -12,9 +12,9 @@ app = typer.Typer(help="Run the Temporal worker (workflows and activities) until
 @app.callback(invoke_without_command=True)
 def worker() -> None:
     """Run the worker against the configured Temporal and Postgres."""
-    from worker.logging import configure_logging
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
     from worker.main import run_worker
-    from worker.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings)

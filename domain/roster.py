@@ -35,7 +35,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
-# The same rule as workflows.journey_models.journey_id: ids become part of Temporal workflow ids.
+# The same rule as workflows.contract.journey_id: ids become part of Temporal workflow ids.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _LIST_SEP = re.compile(r"[,;\s]+")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$")

@@ -25,6 +25,8 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from infra.settings import Settings, load_settings
 from worker.devstack import (
     EmbeddedPostgres,
     ExternalPostgres,
@@ -34,8 +36,6 @@ from worker.devstack import (
     temporal_cli,
     temporal_test_server,
 )
-from worker.migrations import DEFAULT_MIGRATIONS_DIR, migrate
-from worker.settings import Settings, load_settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 TEMPLATE_DB = "mentorflow_template"

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import ValidationError
 
-from activities.intents import NewIntent, Participant, ParticipantWrite
 from domain import (
     AddConference,
     AdoptPersona,
@@ -27,7 +26,8 @@ from domain import (
 from domain.commands import MAX_CONFERENCE_DAYS
 from domain.program import Program, send_preference_problems
 from domain.timing import WEEKDAYS, is_valid_zone, zone
-from web.tokens import Action, LinkClaims
+from infra.links import Action, LinkClaims
+from store.intents import NewIntent, Participant, ParticipantWrite
 
 SNOOZE_DEFAULT_WEEKS = 2
 _PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded

@@ -20,7 +20,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from activities.intents import (
+from activities.render import milestone_title, persona_title
+from domain import Persona
+from domain.program import Program
+from domain.timing import WEEKDAYS, zone
+from infra.links import Action, LinkClaims, LinkError, verify_link
+from infra.postgres import create_pool
+from infra.settings import Settings
+from store.intents import (
     Intent,
     IntentStatus,
     Participant,
@@ -29,18 +36,11 @@ from activities.intents import (
     intents_of,
     record_action,
 )
-from activities.program_store import ProgramCache, ProgramNotFound
-from activities.render import milestone_title, persona_title
-from domain import Persona
-from domain.program import Program
-from domain.timing import WEEKDAYS, zone
+from store.programs import ProgramCache, ProgramNotFound
 from web import actions, pages
 from web.actions import ACTION_TITLES, FormError, Plan
 from web.journeys import RETRY_EVERY, Journeys, apply_intents, retry_pending_forever
-from web.tokens import Action, LinkClaims, LinkError, verify_link
 from web.wording import refusal
-from worker.postgres import create_pool
-from worker.settings import Settings
 
 _DAY_FULL = {
     "mon": "Monday",

@@ -14,10 +14,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.intents import Intent, IntentStatus, claim_due_intents, settle_intent
-from worker.logging import get_logger
-from worker.settings import Settings
-from worker.temporal_client import TemporalUnreachableError, connect
+from infra.logging import get_logger
+from infra.settings import Settings
+from infra.temporal_client import TemporalUnreachableError, connect
+from store.intents import Intent, IntentStatus, claim_due_intents, settle_intent
 
 log = get_logger(__name__)
 

@@ -11,11 +11,11 @@ from collections.abc import Generator
 import uvicorn
 from starlette.applications import Starlette
 
+from infra.logging import get_logger
+from infra.postgres import create_pool
+from infra.settings import Settings
 from web.app import create_app
 from worker.devstack.ports import DevStackError
-from worker.logging import get_logger
-from worker.postgres import create_pool
-from worker.settings import Settings
 
 log = get_logger(__name__)
 

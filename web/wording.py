@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from activities.intents import Intent
 from activities.render import milestone_title, persona_title
 from domain.program import Program
+from store.intents import Intent
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,15 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehavior, PollerBehaviorAutoscaling, Worker
 
-from activities.registry import ActivityDeps, build_activities
+from activities.deps import ActivityDeps
+from activities.registry import build_activities
 from activities.smtp_pool import SmtpPool
+from infra.logging import get_logger
+from infra.postgres import create_pool
+from infra.settings import Settings
+from infra.temporal_client import connect
 from worker.ledger_watch import watch_ledger
-from worker.logging import get_logger
 from worker.metrics import metrics_runtime
-from worker.postgres import create_pool
-from worker.settings import Settings
-from worker.temporal_client import connect
 from workflows.registry import WORKFLOWS
 
 # In-flight activities get this long to finish after SIGTERM before they are cancelled.

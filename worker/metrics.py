@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from worker.settings import Settings
+from infra.settings import Settings
 
 
 def metrics_runtime(settings: Settings, host: str | None = None) -> Runtime | None:

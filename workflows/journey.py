@@ -10,17 +10,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     # `import pkg.mod`, not `from pkg import mod`: the latter re-imports the module in every sandbox.
     import workflows.search_attributes as sa
-    from activities import names as act
-    from activities.event_store import AppendEventsInput, AppendEventsResult, append_input
-    from activities.perform import PerformDecisionInput, PerformDecisionResult
-    from activities.send_nudge import ConferenceInfo, SendNudgeInput, SendNudgeResult
     from domain import (
         AddConference,
         AdoptPersona,
@@ -43,7 +38,16 @@ with workflow.unsafe.imports_passed_through():
         shared_spec,
         validate,
     )
-    from workflows.journey_models import JourneyInput, Performing, journey_id
+    from workflows.contract import (
+        AppendEventsInput,
+        ConferenceInfo,
+        JourneyActivities,
+        JourneyInput,
+        PerformDecisionInput,
+        SendNudgeInput,
+        append_input,
+        journey_id,
+    )
 
 # Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
 _RETRY = RetryPolicy(
@@ -54,21 +58,6 @@ _TIMEOUT = timedelta(minutes=2)
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
-
-
-async def _activity(
-    name: str, arg: BaseModel, result_type: type[BaseModel], summary: str, within: timedelta = _TIMEOUT
-) -> BaseModel:
-    """Every journey activity: retried on transient faults until it passes, summarised for operators."""
-    result: BaseModel = await workflow.execute_activity(
-        name,
-        arg,
-        result_type=result_type,
-        start_to_close_timeout=within,
-        retry_policy=_RETRY,
-        summary=summary,
-    )
-    return result
 
 
 @workflow.defn
@@ -114,7 +103,6 @@ class JourneyWorkflow:
                         update={
                             "state": self._state,
                             "events_folded": self._events_folded,
-                            "performing": Performing.ONE_ACTIVITY,
                         }
                     )
                 )
@@ -159,24 +147,14 @@ class JourneyWorkflow:
         self._events_folded += len(events)
         sends = [self._send_input(e) for e in events if isinstance(e, NudgeSent)]
         record = self._append_input(events)
-        if self._input.performing is Performing.ONE_ACTIVITY:
-            emails = "".join(f"email {s.nudge_id}, " for s in sends)
-            await _activity(
-                act.PERFORM_DECISION,
-                PerformDecisionInput(sends=sends, record=record),
-                PerformDecisionResult,
-                f"{emails}record {len(events)} event(s)",
-            )
-        else:
-            for send in sends:
-                await _activity(act.SEND_NUDGE, send, SendNudgeResult, f"email {send.nudge_id}")
-            await _activity(
-                act.APPEND_EVENTS,
-                record,
-                AppendEventsResult,
-                f"record {len(events)} event(s)",
-                within=timedelta(seconds=30),
-            )
+        emails = "".join(f"email {s.nudge_id}, " for s in sends)
+        await workflow.execute_activity_method(
+            JourneyActivities.perform_decision,
+            PerformDecisionInput(sends=sends, record=record),
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=f"{emails}record {len(events)} event(s)",
+        )
         self._publish()
 
     def _send_input(self, event: NudgeSent) -> SendNudgeInput:

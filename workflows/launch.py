@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.launch import LAUNCH_BATCH, LaunchBatchInput, LaunchBatchResult
+    from workflows.contract import LaunchActivities, LaunchBatchInput
 
 # Batches per run before continue-as-new: each is a handful of history events.
 _BATCHES_PER_RUN = 200
@@ -56,8 +56,8 @@ class CohortLaunchWorkflow:
     async def run(self, data: LaunchInput) -> LaunchProgress:
         after = data.after
         for _ in range(_BATCHES_PER_RUN):
-            batch = await workflow.execute_activity(
-                LAUNCH_BATCH,
+            batch = await workflow.execute_activity_method(
+                LaunchActivities.launch_batch,
                 LaunchBatchInput(
                     cohort_id=data.cohort_id,
                     task_queue=data.task_queue,
@@ -65,7 +65,6 @@ class CohortLaunchWorkflow:
                     limit=data.batch_size,
                     decided_at=workflow.now(),
                 ),
-                result_type=LaunchBatchResult,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from infra.settings import Settings
 from tests.domain.small_program import small_files
 from tests.foundation.clirun import MENTORFLOW, clean_env
 from worker.main import run_worker
-from worker.settings import Settings
 
 
 def write_program(root: Path) -> Path:

@@ -22,7 +22,7 @@ import yaml
 
 from cli.main import app
 from deploy.docker.runtime_requirements import DEV_STACK_ONLY, runtime_requirements
-from worker.settings import Settings
+from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -351,7 +351,7 @@ def test_every_mentorflow_variable_named_in_deploy_is_a_real_setting() -> None:
             if name.lower() not in fields:
                 unknown.setdefault(str(path.relative_to(ROOT)), set()).add(f"MENTORFLOW_{name}")
     assert seen > 20
-    assert not unknown, f"not settings in worker/settings.py: {unknown}"
+    assert not unknown, f"not settings in infra/settings.py: {unknown}"
 
 
 def test_schema_checks_catch_a_misspelt_field() -> None:

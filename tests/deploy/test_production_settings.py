@@ -29,8 +29,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from infra.migrations import DEFAULT_MIGRATIONS_DIR, discover
 from worker.devstack import EmbeddedPostgres, MailSink, free_port, temporal_cli
-from worker.migrations import DEFAULT_MIGRATIONS_DIR, discover
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 NAMESPACE = "prod-like"

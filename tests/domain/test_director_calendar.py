@@ -18,7 +18,7 @@ from domain import (
     simulate,
 )
 from domain.timing import local_datetime, resolve_local
-from worker.program_files import load_program
+from infra.program_files import load_program
 
 SPEC = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter").spec
 START = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)  # a Monday

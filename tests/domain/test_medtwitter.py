@@ -18,8 +18,8 @@ from domain import (
     RecordMilestone,
     simulate_state,
 )
+from infra.program_files import load_program
 from tests.domain.test_properties import ZONES, check_invariants
-from worker.program_files import load_program
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 SPEC = PROGRAM.spec

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from domain import NudgeKind, Persona, Program, ProgramError, parse_program
+from infra.program_files import load_program
 from tests.domain.small_program import nudge, small_files
-from worker.program_files import load_program
 
 
 def errors(files: dict[str, str]) -> list[str]:

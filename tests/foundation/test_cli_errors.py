@@ -11,9 +11,9 @@ from cli.errors import (
     EXIT_POSTGRES_UNREACHABLE,
     EXIT_TEMPORAL_UNREACHABLE,
 )
+from infra.migrations import DEFAULT_MIGRATIONS_DIR
 from tests.foundation.clirun import run_cli
 from worker.devstack import free_port
-from worker.migrations import DEFAULT_MIGRATIONS_DIR
 
 
 def one_line(stderr: str) -> str:

@@ -15,11 +15,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from infra.logging import configure_logging
+from infra.settings import load_settings
 from tests.foundation.clirun import run_cli
 from worker.devstack import MailSink, temporal_cli
-from worker.logging import configure_logging
-from worker.settings import load_settings
-from worker.temporal_client import ensure_search_attributes
+from worker.temporal_setup import ensure_search_attributes
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 

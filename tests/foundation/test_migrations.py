@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from worker.migrations import DEFAULT_MIGRATIONS_DIR, MigrationError, applied_versions, discover, migrate
+from infra.migrations import DEFAULT_MIGRATIONS_DIR, MigrationError, applied_versions, discover, migrate
 
 
 def copy_migrations(tmp_path: Path) -> Path:

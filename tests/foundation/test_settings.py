@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.settings import load_settings
+from infra.settings import load_settings
 
 
 def test_links_follow_the_web_port_unless_a_public_url_is_set(monkeypatch) -> None:

@@ -9,14 +9,14 @@ import logging
 import uuid
 from datetime import timedelta
 
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.health import HealthResult
-from worker.logging import configure_logging
+from infra.logging import configure_logging
+from infra.settings import Settings
 from worker.main import run_worker
-from worker.settings import Settings
 
 
 @workflow.defn(sandboxed=False)
@@ -71,3 +71,24 @@ async def test_worker_runs_health_check_on_postgres_and_stops(
     assert health["workflow_id"] == workflow_id
     assert health["postgres_ok"] is True
     assert "worker stopped" in [r["event"] for r in lines]
+
+
+def test_every_contract_activity_is_registered_under_its_name(settings: Settings) -> None:
+    """Workflows call the contract's definitions; the worker must register an implementation of each."""
+    from activities.deps import ActivityDeps
+    from activities.registry import build_activities
+    from workflows import contract
+
+    declared = {
+        defn.name
+        for api in (contract.JourneyActivities, contract.LaunchActivities)
+        for member in vars(api).values()
+        if (defn := activity._Definition.from_callable(member)) is not None
+    }
+    registered = {
+        defn.name
+        for fn in build_activities(ActivityDeps(settings=settings, pool=None))  # type: ignore[arg-type]
+        if (defn := activity._Definition.from_callable(fn)) is not None
+    }
+    assert declared == {contract.PERFORM_DECISION, contract.LAUNCH_BATCH}
+    assert declared <= registered

@@ -8,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.journey_models import JourneyInput
+    from workflows.contract import JourneyInput
 
 
 @workflow.defn(name="JourneyWorkflow")

@@ -20,7 +20,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from domain import (
     AddConference,
     AdoptPersona,
@@ -34,12 +33,13 @@ from domain import (
     simulate,
 )
 from domain.timing import start_of_local_day
+from infra.program_files import load_program
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink
 from worker.main import build_worker
-from worker.program_files import load_program
-from worker.settings import load_settings
+from workflows.contract import JourneyInput, journey_id
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import JourneyInput, Performing, journey_id
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter")
@@ -56,15 +56,18 @@ async def _history_lengths(client: Client, workflow_id: str, first_run_id: str) 
     """Events per run, following the continue-as-new chain from the first run."""
     lengths: list[int] = []
     run_id: str | None = first_run_id
+    record = os.environ.get("MENTORFLOW_RECORD_HISTORIES") == "1"
+    if record:
+        # This code's runs become the committed set CI replays. Nothing has been deployed, so no older
+        # set is kept; once journeys run in production, add sets beside theirs instead.
+        HISTORIES.mkdir(exist_ok=True)
+        for old in HISTORIES.glob("journey-*.json"):
+            old.unlink()
     while run_id:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         lengths.append(len(history.events))
-        if label := os.environ.get("MENTORFLOW_RECORD_HISTORIES"):
-            # Add this code's histories to the committed ones CI replays (older ones stay: running
-            # journeys have them). `1` rewrites the first set.
-            HISTORIES.mkdir(exist_ok=True)
-            stem = "journey-year" if label == "1" else f"journey-year-{label}"
-            (HISTORIES / f"{stem}-run{len(lengths):02d}.json").write_text(history.to_json())
+        if record:
+            (HISTORIES / f"journey-year-run{len(lengths):02d}.json").write_text(history.to_json())
         last = history.events[-1]
         if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
@@ -152,7 +155,6 @@ async def test_a_year_of_journey(
                     participant_id=pid,
                     program=PROGRAM.spec,
                     enroll=enroll,
-                    performing=Performing.ONE_ACTIVITY,
                 ),
                 id=wid,
                 task_queue=settings.task_queue,

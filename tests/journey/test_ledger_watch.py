@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
+from infra.program_files import load_program
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import free_port
 from worker.ledger_watch import watch_ledger
-from worker.program_files import load_program
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 

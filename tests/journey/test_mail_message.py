@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from activities.mailer import OutgoingEmail, SmtpOutcome, build_message, deliver
+from infra.settings import load_settings
 from worker.devstack import MailSink
-from worker.settings import load_settings
 
 LONG_UNSUBSCRIBE = "https://mentorflow.example.org/a/unsubscribe/" + "x" * 300 + ".ZxQ9bA.Vt3k2l-fQ0w1p9"
 TEXT = (

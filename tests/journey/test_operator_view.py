@@ -11,11 +11,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import journey_input, start_journey
+from infra.program_files import load_program
+from infra.settings import Settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.main import build_worker
-from worker.program_files import load_program
-from worker.settings import Settings
 from workflows import search_attributes as sa
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")

@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import journey_input, start_journey
 from domain.timing import start_of_local_day
+from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from infra.program_files import load_program
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import EmbeddedPostgres, MailSink, free_port
 from worker.main import build_worker
-from worker.migrations import DEFAULT_MIGRATIONS_DIR, migrate
-from worker.program_files import load_program
-from worker.settings import load_settings
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 TZ = "America/Denver"

@@ -1,9 +1,10 @@
 """Committed histories of real journey runs replay against the current workflow code.
 
 A change that would break a running journey (a command added, removed or reordered without
-`workflow.patched`) fails here before it ships. Add the current code's histories with
-`MENTORFLOW_RECORD_HISTORIES=LABEL pytest tests/journey/test_journey_year.py` (files
-`journey-year-LABEL-runNN.json`; keep the older sets while journeys that ran that code may still run).
+`workflow.patched`) fails here before it ships. Nothing has been deployed yet: when the workflow changes
+shape, rewrite the set from the new code with
+`MENTORFLOW_RECORD_HISTORIES=1 pytest tests/journey/test_journey_year.py` (files
+`journey-year-runNN.json`). Once journeys run in production, keep their sets beside new ones.
 """
 
 from __future__ import annotations

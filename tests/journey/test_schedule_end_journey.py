@@ -1,9 +1,6 @@
 """ChangeSchedule then EndProgram on the time-skipping server: the workflow agrees with the simulator, the
 emails follow the new zone and time, and the early end sends the recap then completes (no unsubscribe).
-
-The journey starts as a run from before one-activity-per-decision would (`Performing.PER_EMAIL`): its first
-run keeps that shape and the runs after the 30-day cut take the current one, with nothing lost or repeated
-across the change."""
+The journey spans several runs (continued as new every 30 days), with nothing lost or repeated across them."""
 
 from __future__ import annotations
 
@@ -18,15 +15,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from domain import ChangeSchedule, Command, EndProgram, Enroll, JourneyView, Mode, Persona, simulate
 from domain.timing import start_of_local_day
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from tests.journey.test_journey_year import PROGRAM, TZ, _next_monday
 from worker.devstack import MailSink
 from worker.main import build_worker
-from worker.settings import load_settings
+from workflows.contract import JourneyInput, journey_id
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import JourneyInput, Performing, journey_id
 
 KOLKATA = "Asia/Kolkata"
 
@@ -101,7 +98,6 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
                     participant_id=pid,
                     program=PROGRAM.spec,
                     enroll=enroll,
-                    performing=Performing.PER_EMAIL,
                 ),
                 id=wid,
                 task_queue=settings.task_queue,
@@ -125,10 +121,9 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
         await pool.close()
 
     assert final.mode is Mode.COMPLETED and unsubscribed is None
-    # The first run kept the shape it started with; every run after the cut performs a decision at once.
+    # Every run performs each decision in one activity.
     assert len(runs) >= 2
-    assert runs[0] == {"send_nudge", "append_journey_events"}
-    assert all(r <= {"perform_journey_decision"} for r in runs[1:]) and "perform_journey_decision" in runs[-1]
+    assert all(r == {"perform_journey_decision"} for r in runs)
     types = [row["type"] for row in events]
     assert "unsubscribed" not in types and types[-1] == "completed"
     changed_at = start + timedelta(weeks=2, hours=15)

@@ -15,14 +15,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from pydantic import SecretStr
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.mailer import TransientSmtpError
-from activities.program_store import ProgramCache
-from activities.send_nudge import SendNudgeInput, SendStatus, send_nudge
+from activities.send_nudge import send_nudge
 from activities.smtp_pool import SmtpPool
+from infra.program_files import load_program
+from infra.settings import Settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
+from store.programs import ProgramCache
 from worker.devstack import MailSink, free_port
-from worker.program_files import load_program
-from worker.settings import Settings
+from workflows.contract import SendNudgeInput, SendStatus
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
 WORKFLOW_ID = "journey-c1-p1"

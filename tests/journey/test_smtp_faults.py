@@ -19,14 +19,14 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import journey_input, start_journey
 from domain.timing import start_of_local_day
+from infra.program_files import load_program
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import free_port
 from worker.devstack.mailsink import _StoreHandler
 from worker.main import build_worker
-from worker.program_files import load_program
-from worker.settings import load_settings
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 TZ = "Europe/Berlin"

@@ -25,9 +25,9 @@ from activities.mailer import (
     deliver,
 )
 from activities.smtp_pool import SmtpPool
+from infra.settings import Settings, load_settings
 from worker.devstack import free_port
 from worker.devstack.mailsink import _StoreHandler
-from worker.settings import Settings, load_settings
 
 
 class CountingSmtp(_StoreHandler):

@@ -20,18 +20,18 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from activities.launch import cohort_inputs, launch_journeys
 from cli.preview import plans_from_roster, run_preview, weeks_for
 from cli.roster_file import load_roster
 from domain import AdoptPersona, Command, DropPersona, Pause, RecordMilestone, Unsubscribe
 from domain.preview import parse_script
+from infra.program_files import load_program
+from infra.settings import load_settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink
 from worker.main import build_worker
-from worker.program_files import load_program
-from worker.settings import load_settings
+from workflows.contract import journey_id
 from workflows.journey import JourneyWorkflow
-from workflows.journey_models import journey_id
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter")

@@ -10,8 +10,8 @@ from cli.preview import plans_from_roster
 from cli.roster_file import load_roster
 from domain import simulate
 from domain.preview import parse_script, preview, run_journey
+from infra.program_files import load_program
 from tests.foundation.clirun import run_cli
-from worker.program_files import load_program
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter").spec

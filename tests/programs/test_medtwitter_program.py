@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from domain.personas import Persona
 from domain.program import SPECIAL_KINDS, NudgeKind, NudgeSpec, Program
-from worker.program_files import load_program
+from infra.program_files import load_program
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
 NUDGE_IDS = sorted(p.stem for p in (PROGRAM_DIR / "nudges").glob("*.md"))

@@ -21,16 +21,16 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cohort_store import ParticipantRecord, save_cohort, save_participants
 from domain import JourneyView
 from domain.program import Program
+from infra.links import Action, link_url, sign_link
+from infra.program_files import load_program
+from infra.settings import Settings
+from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from web.app import create_app
 from web.journeys import Journeys
 from web.server import serve
-from web.tokens import Action, link_url, sign_link
 from worker.devstack import free_port
-from worker.program_files import load_program
-from worker.settings import Settings
 from workflows import search_attributes as sa
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
@@ -144,7 +144,6 @@ async def start_journey(
 ) -> WorkflowHandle[Any, Any]:
     from domain import Enroll
     from workflows.journey import JourneyInput, JourneyWorkflow
-    from workflows.journey_models import Performing
 
     cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}-")
     data = JourneyInput(
@@ -159,7 +158,6 @@ async def start_journey(
             send_days=("tue", "thu"),
             start=datetime.now(UTC) - timedelta(minutes=1),
         ),
-        performing=Performing.ONE_ACTIVITY,
     )
     # As the cohort launch starts it: the operator's summary and the cohort search attribute.
     return await client.start_workflow(

@@ -19,10 +19,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.program_store import ProgramCache
-from activities.send_nudge import SendNudgeInput, SendStatus, send_nudge
+from activities.send_nudge import send_nudge
 from domain import Mode
 from domain.program import Program
+from infra.links import Action
+from infra.settings import Settings
+from store.programs import ProgramCache
 from tests.web.conftest import (
     COHORT,
     WORKFLOW_ID,
@@ -33,10 +35,9 @@ from tests.web.conftest import (
     view,
     wait_enrolled,
 )
-from web.tokens import Action
 from worker.devstack import MailSink, free_port, temporal_cli
 from worker.main import run_worker
-from worker.settings import Settings
+from workflows.contract import SendNudgeInput, SendStatus
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.browser

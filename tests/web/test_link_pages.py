@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
+from infra.links import Action
 from tests.web.conftest import RunningWeb, future, intent_rows, participant_row
-from web.tokens import Action
 
 
 async def test_a_form_error_is_shown_at_the_field_it_names(

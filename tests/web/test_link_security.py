@@ -18,11 +18,11 @@ from itsdangerous.encoding import base64_decode, base64_encode
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
-from activities.cohort_store import ParticipantRecord, save_participants
 from domain import JourneyView
+from infra.links import Action, link_url, sign_link
+from store.cohorts import ParticipantRecord, save_participants
 from tests.web.conftest import COHORT, RunningWeb, future, intent_rows, participant_row, view
 from web.pages import SECURITY_HEADERS
-from web.tokens import Action, link_url, sign_link
 
 CSP = SECURITY_HEADERS["Content-Security-Policy"]
 

@@ -10,9 +10,11 @@ import httpx
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.intents import action_id_for, find_participant, record_action
 from domain import Mode, Persona
 from domain.program import Program
+from infra.links import Action, verify_link
+from infra.settings import Settings
+from store.intents import action_id_for, find_participant, record_action
 from tests.web.conftest import (
     RunningWeb,
     future,
@@ -24,8 +26,6 @@ from tests.web.conftest import (
 )
 from web.actions import plan_persona
 from web.journeys import Journeys, apply_intents, apply_pending_intents
-from web.tokens import Action, verify_link
-from worker.settings import Settings
 
 
 async def test_milestone_reaches_the_journey_once_and_a_replay_changes_nothing(

@@ -12,9 +12,9 @@ import asyncpg
 import httpx
 
 from domain.program import Program
+from infra.links import Action
+from infra.settings import Settings
 from tests.web.conftest import RunningWeb, future, intent_rows, participant_row
-from web.tokens import Action
-from worker.settings import Settings
 
 
 async def _snapshot(pool: asyncpg.Pool) -> tuple[object, ...]:

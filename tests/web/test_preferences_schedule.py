@@ -9,8 +9,8 @@ import httpx
 from temporalio.client import WorkflowHandle
 
 from domain.timing import local_datetime
+from infra.links import Action
 from tests.web.conftest import RunningWeb, intent_rows, participant_row, view
-from web.tokens import Action
 
 
 async def test_preferences_form_moves_the_journeys_next_send(

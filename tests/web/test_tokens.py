@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from web.tokens import LINK_LIFETIME, Action, LinkError, link_url, sign_link, verify_link
+from infra.links import LINK_LIFETIME, Action, LinkError, link_url, sign_link, verify_link
 
 SECRET = "a-test-secret-that-is-long-enough"
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from infra.migrations import migrate, migrations_dir
+from infra.settings import EMBEDDED_DATABASE, Settings
 from worker.devstack.mailsink import MailSink
 from worker.devstack.ports import PortClaim, ensure_ports_free
 from worker.devstack.postgres import EmbeddedPostgres
 from worker.devstack.temporal import TemporalDevServer
-from worker.migrations import migrate, migrations_dir
-from worker.settings import EMBEDDED_DATABASE, Settings
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from worker.settings import Settings
+from infra.settings import Settings
 
 # A connection of our own or one borrowed from the pool.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"

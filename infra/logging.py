@@ -15,7 +15,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 
-from worker.settings import Settings
+from infra.settings import Settings
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD_RECORD_ATTRS = frozenset(

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
-from worker.postgres import Connection
-from worker.settings import Settings
+from infra.postgres import Connection
+from infra.settings import Settings
 
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 # Any constant unique to mentorflow: the key of pg_advisory_lock.

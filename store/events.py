@@ -3,77 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from domain import Event, JourneyState, ProgramSpec, journey_view
-
-
-class StoredEvent(BaseModel):
-    """A domain event as the store keeps it: the id and time as columns, the rest as JSON."""
-
-    id: str
-    type: str
-    at: datetime
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class JourneyProjection(BaseModel):
-    """Where the journey stands after the events: what reports read."""
-
-    version: int
-    mode: str
-    personas: list[str] = Field(default_factory=list)
-    milestones: dict[str, datetime] = Field(default_factory=dict)
-    next_nudge_at: datetime | None = None
-    next_nudge_id: str | None = None
-    paused_until: datetime | None = None
-
-
-class AppendEventsInput(BaseModel):
-    workflow_id: str
-    cohort_id: str
-    participant_id: str
-    events: list[StoredEvent] = Field(default_factory=list)
-    projection: JourneyProjection
+from workflows.contract import AppendEventsInput
 
 
 class AppendEventsResult(BaseModel):
     appended: int = 0
-
-
-def append_input(
-    ids: tuple[str, str, str], events: list[Event], state: JourneyState, program: ProgramSpec, version: int
-) -> AppendEventsInput:
-    """The store's view of `events` and of the journey after them; `ids` = (workflow, cohort, participant).
-
-    Pure, so the workflow and a cohort launch (which records enrolments in bulk) build the same rows.
-    """
-    workflow_id, cohort_id, participant_id = ids
-    view = journey_view(state, program)
-    return AppendEventsInput(
-        workflow_id=workflow_id,
-        cohort_id=cohort_id,
-        participant_id=participant_id,
-        events=[
-            StoredEvent(
-                id=e.id, type=e.type, at=e.at, payload=e.model_dump(mode="json", exclude={"id", "type", "at"})
-            )
-            for e in events
-        ],
-        projection=JourneyProjection(
-            version=version,
-            mode=view.mode.value,
-            personas=[p.value for p in view.personas],
-            milestones=dict(state.milestones),
-            next_nudge_at=view.next_nudge_at,
-            next_nudge_id=view.next_nudge_id,
-            paused_until=view.paused_until,
-        ),
-    )
 
 
 async def append_events(pool: asyncpg.Pool, data: AppendEventsInput) -> AppendEventsResult:

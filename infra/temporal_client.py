@@ -9,7 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from worker.settings import Settings, SettingsError
+from infra.settings import Settings, SettingsError
 
 
 class TemporalUnreachableError(Exception):
@@ -72,31 +72,3 @@ async def connect(
             f"is unreachable: {reason}; "
             "is `mentorflow dev up` running or MENTORFLOW_TEMPORAL_ADDRESS set?"
         ) from None
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
-    """Register the journeys' search attributes that are missing; return the names added."""
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-
-    from workflows.search_attributes import ALL
-
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    existing = dict(listed.custom_attributes)
-    missing: dict[str, IndexedValueType.ValueType] = {}
-    for key in ALL:
-        wanted = IndexedValueType.ValueType(key.indexed_value_type.value)
-        if key.name not in existing:
-            missing[key.name] = wanted
-        elif existing[key.name] != wanted:
-            raise SettingsError(
-                f"search attribute {key.name} exists on namespace {namespace!r} with type "
-                f"{IndexedValueType.Name(existing[key.name])}, expected {IndexedValueType.Name(wanted)}"
-            )
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
-    return sorted(missing)

@@ -1,0 +1,199 @@
+"""The contract between the workflows and the worker's activities: payload models, activity definitions
+and the journey's workflow id. Workflows import only this (never `activities/`); the activities
+implement the definitions declared here under the same names.
+
+No contact data crosses it: ids, schedule preferences and what the domain decided.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from domain import AddConference, Enroll, Event, JourneyState, ProgramSpec, journey_view
+
+# ---- the journey's workflow id ---------------------------------------------------------------------
+
+_ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+
+
+def journey_id(cohort_id: str, participant_id: str) -> str:
+    """`journey-{cohort}-{participant}`: what operators search for in the Temporal UI."""
+    for label, value in (("cohort id", cohort_id), ("participant id", participant_id)):
+        if not _ID_PART.match(value):
+            raise ValueError(
+                f"{label} {value!r} must be 1-100 characters of letters, digits and _ . : - "
+                "starting with a letter or digit"
+            )
+    return f"journey-{cohort_id}-{participant_id}"
+
+
+class JourneyInput(BaseModel):
+    """What starts a journey: ids and schedule preferences only, never contact data."""
+
+    cohort_id: str
+    participant_id: str
+    program: ProgramSpec
+    enroll: Enroll
+    # The roster's conferences, added with the enrolment (one decision, no update round trips).
+    conferences: list[AddConference] = Field(default_factory=list)
+    # Carried across continue-as-new; on the first run None (the journey enrols itself) or the state a
+    # cohort launch already enrolled it to (`activities.launch.enrolled_input`).
+    state: JourneyState | None = None
+    events_folded: int = 0  # the projection's version: an older write never overwrites a newer one
+
+
+# ---- recording events ------------------------------------------------------------------------------
+
+
+class StoredEvent(BaseModel):
+    """A domain event as the store keeps it: the id and time as columns, the rest as JSON."""
+
+    id: str
+    type: str
+    at: datetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class JourneyProjection(BaseModel):
+    """Where the journey stands after the events: what reports read."""
+
+    version: int
+    mode: str
+    personas: list[str] = Field(default_factory=list)
+    milestones: dict[str, datetime] = Field(default_factory=dict)
+    next_nudge_at: datetime | None = None
+    next_nudge_id: str | None = None
+    paused_until: datetime | None = None
+
+
+class AppendEventsInput(BaseModel):
+    workflow_id: str
+    cohort_id: str
+    participant_id: str
+    events: list[StoredEvent] = Field(default_factory=list)
+    projection: JourneyProjection
+
+
+def append_input(
+    ids: tuple[str, str, str], events: list[Event], state: JourneyState, program: ProgramSpec, version: int
+) -> AppendEventsInput:
+    """The store's view of `events` and of the journey after them; `ids` = (workflow, cohort, participant).
+
+    Pure, so the workflow and a cohort launch (which records enrolments in bulk) build the same rows.
+    """
+    workflow_id, cohort_id, participant_id = ids
+    view = journey_view(state, program)
+    return AppendEventsInput(
+        workflow_id=workflow_id,
+        cohort_id=cohort_id,
+        participant_id=participant_id,
+        events=[
+            StoredEvent(
+                id=e.id, type=e.type, at=e.at, payload=e.model_dump(mode="json", exclude={"id", "type", "at"})
+            )
+            for e in events
+        ],
+        projection=JourneyProjection(
+            version=version,
+            mode=view.mode.value,
+            personas=[p.value for p in view.personas],
+            milestones=dict(state.milestones),
+            next_nudge_at=view.next_nudge_at,
+            next_nudge_id=view.next_nudge_id,
+            paused_until=view.paused_until,
+        ),
+    )
+
+
+# ---- sending emails --------------------------------------------------------------------------------
+
+
+class ConferenceInfo(BaseModel):
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+
+
+class SendNudgeInput(BaseModel):
+    workflow_id: str
+    cohort_id: str
+    participant_id: str
+    nudge_id: str
+    nudge_key: str
+    kind: str
+    scheduled_at: datetime
+    personas: list[str] = Field(default_factory=list)
+    achieved: list[str] = Field(default_factory=list)  # milestone ids, in the order achieved
+    conference: ConferenceInfo | None = None
+    weeks_left: int = 0
+
+
+class SendStatus(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"  # the SMTP server refused it for good (5xx)
+    SUPPRESSED = "suppressed"  # unsubscribed or paused when it came to sending
+
+
+class SendNudgeResult(BaseModel):
+    status: SendStatus
+    message_id: str
+    detail: str = ""
+
+
+class PerformDecisionInput(BaseModel):
+    """One decision of a journey: its emails, then the record of its events (the store never runs ahead
+    of the sends). Each part is idempotent (the send ledger, event ids, the projection's version)."""
+
+    sends: list[SendNudgeInput] = Field(default_factory=list)
+    record: AppendEventsInput
+
+
+class PerformDecisionResult(BaseModel):
+    sends: list[SendNudgeResult] = Field(default_factory=list)
+    appended: int = 0
+
+
+# ---- launching a cohort ----------------------------------------------------------------------------
+
+
+class LaunchBatchInput(BaseModel):
+    cohort_id: str
+    task_queue: str
+    after: str | None = None  # participant ids are processed in order; resume after this one
+    limit: int = 100
+    # When the batch's enrolments are decided: fixed by the launch workflow, so a retried batch decides
+    # exactly the same events. None: now.
+    decided_at: datetime | None = None
+
+
+class LaunchBatchResult(BaseModel):
+    processed: int = 0
+    closed: int = 0  # journeys that had already ended (unsubscribed or completed): left alone
+    last: str | None = None
+    total: int = 0  # participants in the cohort now
+    done: bool = False
+
+
+# ---- the activities, as workflows call them --------------------------------------------------------
+# Workflows call these definitions (`workflow.execute_activity_method`); `activities/` implements each
+# under the same name, and the worker test checks that every one is registered.
+
+PERFORM_DECISION = "perform_journey_decision"
+LAUNCH_BATCH = "launch_journey_batch"
+
+
+class JourneyActivities(Protocol):
+    @activity.defn(name=PERFORM_DECISION)
+    async def perform_decision(self, data: PerformDecisionInput) -> PerformDecisionResult: ...
+
+
+class LaunchActivities(Protocol):
+    @activity.defn(name=LAUNCH_BATCH)
+    async def launch_batch(self, data: LaunchBatchInput) -> LaunchBatchResult: ...
