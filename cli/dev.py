@@ -115,6 +115,7 @@ def up(
         EXTRA_SERVICES.append(demo_service)
 
     settings = get_settings()
+    settings.require_link_secret("dev up")
     configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_up(settings))

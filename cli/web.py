@@ -17,5 +17,6 @@ def web() -> None:
     from web.server import run_web
 
     settings = get_settings()
+    settings.require_link_secret("web")
     configure_logging(settings)
     asyncio.run(run_web(settings))

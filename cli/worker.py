@@ -17,5 +17,6 @@ def worker() -> None:
     from worker.main import run_worker
 
     settings = get_settings()
+    settings.require_link_secret("worker")
     configure_logging(settings)
     asyncio.run(run_worker(settings))

@@ -5,6 +5,7 @@ Each action signs with its own salt, so a token minted for one action never veri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -55,9 +56,13 @@ def sign_link(
     return str(token)
 
 
-def verify_link(secret: str, token: str, action: Action, *, now: datetime | None = None) -> LinkClaims:
+def verify_link(
+    secrets: str | Sequence[str], token: str, action: Action, *, now: datetime | None = None
+) -> LinkClaims:
+    """`secrets`: the signing secret first, then older ones still honoured (rotation)."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
     try:
-        raw = _serializer(secret, action).loads(token)
+        raw = URLSafeSerializer(keys, salt=f"mentorflow-link:{action.value}").loads(token)
         claims = LinkClaims.model_validate(raw)
     except (BadSignature, ValidationError):
         raise LinkError(

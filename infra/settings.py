@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Fixed local ports for the embedded stack, so every command finds it without configuration.
 EMBEDDED_TEMPORAL_PORT = 7233
@@ -22,6 +23,14 @@ EMBEDDED_METRICS_PORT = 9464
 EMBEDDED_DATABASE = "mentorflow"
 # Only good for the embedded stack; production sets MENTORFLOW_LINK_SECRET.
 EMBEDDED_LINK_SECRET = "mentorflow-dev-only-link-secret-change-me"
+# Words the shipped examples use for "fill this in": a secret containing one was never filled in.
+_PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "replace-me", "your-secret", "example-secret")
+
+
+def is_placeholder(value: str) -> bool:
+    """A value copied from an example or the embedded default, never a real secret."""
+    lowered = value.lower()
+    return value == EMBEDDED_LINK_SECRET or any(mark in lowered for mark in _PLACEHOLDER_MARKS)
 
 
 class SettingsError(Exception):
@@ -80,7 +89,10 @@ class Settings(BaseSettings):
     # Participant links.
     # Unset: the web app on this machine (`web_host`:`web_port`), so moving the port moves the links.
     public_base_url: AnyHttpUrl | None = None
-    link_secret: SecretStr = SecretStr(EMBEDDED_LINK_SECRET)
+    # The embedded default skips validation; the same value set explicitly is refused as a placeholder.
+    link_secret: SecretStr = Field(default=SecretStr(EMBEDDED_LINK_SECRET), validate_default=False)
+    # Rotation: older secrets (comma-separated) that still verify links; new links use link_secret.
+    link_secret_previous: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=EMBEDDED_WEB_PORT, ge=1, le=65535)
 
@@ -104,14 +116,67 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port, e.g. my-ns.a1b2c.tmprl.cloud:7233")
         return v
 
+    @field_validator("database_url")
+    @classmethod
+    def _no_placeholder_password(cls, v: str | None) -> str | None:
+        if v is not None:
+            parts = urlsplit(v)
+            passwords = [parts.password or ""] + [
+                value for key, value in parse_qsl(parts.query) if key == "password"
+            ]
+            if any(is_placeholder(p) for p in passwords if p):
+                raise ValueError("the password is the example's placeholder; set the real one")
+        return v
+
     @field_validator("link_secret")
     @classmethod
     def _secret_length(cls, v: SecretStr) -> SecretStr:
-        if len(v.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
+        return _real_secret(v)
+
+    @field_validator("link_secret_previous", mode="before")
+    @classmethod
+    def _split_previous(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("link_secret_previous")
+    @classmethod
+    def _previous_real(cls, v: list[SecretStr]) -> list[SecretStr]:
+        return [_real_secret(s) for s in v]
+
+    @field_validator("smtp_password", "temporal_api_key")
+    @classmethod
+    def _not_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and is_placeholder(v.get_secret_value()):
+            raise ValueError("is the example's placeholder; set the real value")
         return v
 
     # Resolved values: what the embedded defaults mean when a setting is unset.
+    @property
+    def link_secrets(self) -> list[str]:
+        """Secrets that verify links, the signing one first."""
+        previous = [s.get_secret_value() for s in self.link_secret_previous]
+        return [self.link_secret.get_secret_value(), *previous]
+
+    def require_link_secret(self, command: str) -> None:
+        """A command that serves or signs links refuses the dev secret unless every component is embedded."""
+        external = [
+            name
+            for name, embedded in (
+                ("Temporal", self.embedded_temporal),
+                ("Postgres", self.embedded_postgres),
+                ("SMTP", self.embedded_smtp),
+            )
+            if not embedded
+        ]
+        if external and self.link_secret.get_secret_value() == EMBEDDED_LINK_SECRET:
+            raise SettingsError(
+                f"setting MENTORFLOW_LINK_SECRET is not set: `mentorflow {command}` signs or verifies "
+                f"participant links and {', '.join(external)} is not the embedded stack, so the public "
+                "development secret would let anyone forge links; set 32+ random characters"
+            )
+
     @property
     def embedded_temporal(self) -> bool:
         return self.temporal_address is None
@@ -154,7 +219,16 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.web_port}"
 
 
-_SECRET_FIELDS = {"link_secret", "smtp_password", "temporal_api_key"}
+def _real_secret(v: SecretStr) -> SecretStr:
+    value = v.get_secret_value()
+    if len(value) < 16:
+        raise ValueError("must be at least 16 characters")
+    if is_placeholder(value):
+        raise ValueError("is a placeholder (the example's or the development value); set a random secret")
+    return v
+
+
+_SECRET_FIELDS = {"link_secret", "link_secret_previous", "smtp_password", "temporal_api_key"}
 
 
 def _describe(err: ValidationError) -> str:

@@ -79,7 +79,7 @@ class LinkApp:
         except ValueError:
             return pages.link_error(404, "This address is not a link the program sends.")
         try:
-            return verify_link(self.settings.link_secret.get_secret_value(), token, which)
+            return verify_link(self.settings.link_secrets, token, which)
         except LinkError as err:
             return pages.link_error(410 if err.reason == "expired" else 400, str(err))
 
