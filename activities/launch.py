@@ -6,11 +6,8 @@ REJECT_DUPLICATE once it closed)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
 
 import asyncpg
 from temporalio import activity
@@ -18,9 +15,10 @@ from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain import AddConference, Enroll, NudgeSent, ProgramSpec, enrol, journey_view
-from domain.roster import RosterConference
-from domain.timing import start_of_local_day
+from domain import NudgeSent, ProgramSpec, enrol, journey_view
+from domain.enrolment import enrolment
+from domain.roster import Enrolee
+from store.cohorts import read_enrolees
 from store.events import append_many
 from store.programs import ProgramCache
 from workflows import search_attributes as sa
@@ -38,51 +36,17 @@ from workflows.contract import (
 START_CONCURRENCY = 16
 
 
-def conference_id(conf: RosterConference) -> str:
-    """Stable across re-runs, so adding the same roster conference twice is one command."""
-    digest = hashlib.sha256(f"{conf.name}|{conf.starts_on}".encode()).hexdigest()[:12]
-    return f"roster-{conf.starts_on:%Y%m%d}-{digest}"
-
-
-def roster_conference_command(conf: RosterConference) -> AddConference:
-    """The roster's conference as the journey's command; its id is stable, so re-runs add it once."""
-    cid = conference_id(conf)
-    return AddConference(
-        command_id=f"roster-conference:{cid}",
-        conference_id=cid,
-        name=conf.name,
-        hashtag=conf.hashtag,
-        starts_on=conf.starts_on,
-        ends_on=conf.ends_on,
-        timezone=conf.timezone,
-    )
-
-
-def journey_input(
-    cohort_id: str,
-    row: Mapping[str, Any] | asyncpg.Record,
-    program: ProgramSpec,
-    start_date: date,
-    conferences: Sequence[RosterConference] = (),
-) -> JourneyInput:
-    """A participants row (from Postgres, or a roster row with the same columns) as the journey's input."""
-    wid = journey_id(cohort_id, row["participant_id"])
-    enroll = Enroll(
-        command_id="enroll",
-        journey_id=wid,
-        program=program.name,
-        timezone=row["timezone"],
-        send_days=tuple(row["send_days"]),
-        send_time=row["send_time"],
-        personas=tuple(row["personas"] or ()),
-        start=start_of_local_day(start_date, row["timezone"]),
+def journey_input(cohort_id: str, row: Enrolee, program: ProgramSpec, start_date: date) -> JourneyInput:
+    """The participant's journey input: their enrolment (and roster conferences), ids only."""
+    enrolled = enrolment(
+        row, journey_id=journey_id(cohort_id, row.participant_id), program=program, start_date=start_date
     )
     return JourneyInput(
         cohort_id=cohort_id,
-        participant_id=row["participant_id"],
+        participant_id=row.participant_id,
         program=program,
-        enroll=enroll,
-        conferences=[roster_conference_command(c) for c in conferences],
+        enroll=enrolled.enroll,
+        conferences=list(enrolled.conferences),
     )
 
 
@@ -96,26 +60,8 @@ async def cohort_inputs(
     limit: int | None = None,
 ) -> list[JourneyInput]:
     """The cohort's journeys, in participant id order, after `after`: what a launch batch starts."""
-    rows = await pool.fetch(
-        """
-        select participant_id, timezone, send_days, send_time, personas, conferences::text as conferences
-        from participants where cohort_id = $1 and participant_id > $2
-        order by participant_id limit $3
-        """,
-        cohort_id,
-        after,
-        limit,
-    )
-    return [
-        journey_input(
-            cohort_id,
-            row,
-            program,
-            start_date,
-            [RosterConference.model_validate(c) for c in json.loads(row["conferences"])],
-        )
-        for row in rows
-    ]
+    rows = await read_enrolees(pool, cohort_id, after=after, limit=limit)
+    return [journey_input(cohort_id, row, program, start_date) for row in rows]
 
 
 def enrolled_input(data: JourneyInput, now: datetime) -> tuple[JourneyInput, AppendEventsInput] | None:

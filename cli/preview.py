@@ -1,7 +1,7 @@
 """`mentorflow cohort preview ROSTER.csv`: a cohort's months on a simulated clock, before launching it.
 
 The roster is read and validated as `cohort start` does (`cli/roster_file.py`); each row becomes the same
-`Enroll` a launch would start (`activities.launch.journey_input`) and the same roster conferences. The
+enrolment a launch starts (`domain.enrolment`): the same `Enroll` and roster conferences. The
 journeys run through the domain decider (`domain/preview.py`), in parallel processes for big rosters.
 """
 
@@ -28,7 +28,7 @@ from cli.output import JSON_OPTION, emit_json, err, say, table
 if TYPE_CHECKING:
     from domain.preview import JourneyOutcome, JourneyPlan, Preview, ScriptLine, Silence
     from domain.program import ProgramSpec
-    from domain.roster import RosterRow
+    from domain.roster import Enrolee
 
 DEFAULT_PROGRAM = Path("programs/medtwitter")
 # Below this many distinct journeys, starting worker processes costs more than it saves.
@@ -45,38 +45,32 @@ def weeks_for(months: int | None, program: ProgramSpec) -> int:
 
 def plans_from_roster(
     cohort_id: str,
-    rows: Sequence[RosterRow],
+    rows: Sequence[Enrolee],
     program: ProgramSpec,
     start_date: date,
     *,
     launched_at: datetime,
     script: Sequence[ScriptLine] = (),
 ) -> list[JourneyPlan]:
-    """Each row as the journey `cohort start` would launch: same enrolment, same roster conferences."""
-    from activities.launch import journey_input, roster_conference_command
+    """Each row as the journey `cohort start` would launch: the same domain enrolment (`domain.enrolment`)."""
+    from domain.enrolment import enrolment
     from domain.preview import JourneyPlan, script_commands
+    from workflows.contract import journey_id
 
     by_participant: dict[str, list[ScriptLine]] = {}
     for line in script:
         by_participant.setdefault(line.participant_id, []).append(line)
     plans: list[JourneyPlan] = []
     for row in rows:
-        # journey_input reads a participants row from Postgres; these are its columns.
-        record = {
-            "participant_id": row.participant_id,
-            "timezone": row.timezone,
-            "send_days": list(row.send_days),
-            "send_time": row.send_time,
-            "personas": [p.value for p in row.personas],
-        }
-        enroll = journey_input(cohort_id, record, program, start_date).enroll
-        conferences = tuple(roster_conference_command(conf) for conf in row.conferences)
+        enrolled = enrolment(
+            row, journey_id=journey_id(cohort_id, row.participant_id), program=program, start_date=start_date
+        )
         plans.append(
             JourneyPlan(
                 participant_id=row.participant_id,
-                enroll=enroll,
-                enrolled_at=min(launched_at, enroll.start),
-                conferences=conferences,
+                enroll=enrolled.enroll,
+                enrolled_at=min(launched_at, enrolled.enroll.start),
+                conferences=enrolled.conferences,
                 script=tuple(
                     script_commands(by_participant.get(row.participant_id, []), start_date, row.timezone)
                 ),

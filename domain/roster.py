@@ -65,22 +65,28 @@ class RosterConference(BaseModel):
     hashtag: str = ""
 
 
-class RosterRow(BaseModel):
-    """A valid row, with the program's defaults filled in."""
+class Enrolee(BaseModel):
+    """What a participant's row says about their journey (no contact data): a valid roster row, or the
+    same columns read back from the participants table. `domain.enrolment` turns it into the enrolment."""
 
     model_config = ConfigDict(frozen=True)
 
-    line: int
     participant_id: str
-    name: str
-    email: str
     timezone: str
     send_days: tuple[Weekday, ...]
     send_time: time
     personas: tuple[Persona, ...] = ()
+    conferences: tuple[RosterConference, ...] = ()
+
+
+class RosterRow(Enrolee):
+    """A valid row, with the program's defaults filled in."""
+
+    line: int
+    name: str
+    email: str
     mentor_email: str | None = None
     mission: str | None = None
-    conferences: tuple[RosterConference, ...] = ()
 
 
 class RosterProblem(NamedTuple):

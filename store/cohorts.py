@@ -9,7 +9,7 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from domain.program import Program
-from domain.roster import RosterConference, RosterRow
+from domain.roster import Enrolee, RosterConference, RosterRow
 
 
 class ParticipantRecord(BaseModel):
@@ -98,6 +98,23 @@ async def save_participants(pool: asyncpg.Pool, cohort_id: str, rows: list[Parti
         [json.dumps([c.model_dump(mode="json") for c in r.conferences]) for r in rows],
     )
     return len(inserted)
+
+
+async def read_enrolees(
+    pool: asyncpg.Pool, cohort_id: str, *, after: str = "", limit: int | None = None
+) -> list[Enrolee]:
+    """The cohort's participants as the domain enrols them, in participant id order, after `after`."""
+    rows = await pool.fetch(
+        """
+        select participant_id, timezone, send_days, send_time, personas, conferences::text as conferences
+        from participants where cohort_id = $1 and participant_id > $2
+        order by participant_id limit $3
+        """,
+        cohort_id,
+        after,
+        limit,
+    )
+    return [Enrolee.model_validate({**row, "conferences": json.loads(row["conferences"])}) for row in rows]
 
 
 async def mark_unsubscribed(pool: asyncpg.Pool, cohort_id: str, participant_id: str) -> None:

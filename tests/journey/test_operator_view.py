@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.launch import journey_input, start_journey
 from infra.program_files import load_program
 from infra.settings import Settings
-from store.cohorts import ParticipantRecord, save_cohort, save_participants
+from store.cohorts import ParticipantRecord, read_enrolees, save_cohort, save_participants
 from worker.main import build_worker
 from workflows import search_attributes as sa
 
@@ -37,8 +37,7 @@ async def test_operator_sees_who_where_and_what_next(
         personas=["consumer", "amplifier"],
     )
     await save_participants(db_pool, "ops", [person])
-    row = await db_pool.fetchrow("select * from participants where participant_id = 'p-42'")
-    assert row is not None
+    (row,) = await read_enrolees(db_pool, "ops")
     data = journey_input("ops", row, PROGRAM.spec, start)
     async with build_worker(client, db_pool, settings):
         assert await start_journey(client, settings.task_queue, data)

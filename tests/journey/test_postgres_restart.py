@@ -19,7 +19,7 @@ from domain.timing import start_of_local_day
 from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
 from infra.program_files import load_program
 from infra.settings import load_settings
-from store.cohorts import ParticipantRecord, save_cohort, save_participants
+from store.cohorts import ParticipantRecord, read_enrolees, save_cohort, save_participants
 from worker.devstack import EmbeddedPostgres, MailSink, free_port
 from worker.main import build_worker
 
@@ -68,8 +68,7 @@ async def test_journey_survives_a_postgres_restart(
                 )
             ],
         )
-        row = await pool.fetchrow("select * from participants where cohort_id = $1", cohort)
-        assert row is not None
+        (row,) = await read_enrolees(pool, cohort)
         data = journey_input(cohort, row, PROGRAM.spec, start)
         handle = env.client.get_workflow_handle(data.enroll.journey_id)
 

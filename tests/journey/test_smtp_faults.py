@@ -23,7 +23,7 @@ from activities.launch import journey_input, start_journey
 from domain.timing import start_of_local_day
 from infra.program_files import load_program
 from infra.settings import load_settings
-from store.cohorts import ParticipantRecord, save_cohort, save_participants
+from store.cohorts import ParticipantRecord, read_enrolees, save_cohort, save_participants
 from worker.devstack import free_port
 from worker.devstack.mailsink import _StoreHandler
 from worker.main import build_worker
@@ -96,8 +96,7 @@ async def _run_first_week(
                 )
             ],
         )
-        row = await pool.fetchrow("select * from participants where participant_id = 'p'")
-        assert row is not None
+        (row,) = await read_enrolees(pool, cohort)
         data = journey_input(cohort, row, PROGRAM.spec, start)
         async with build_worker(env.client, pool, settings):
             assert await start_journey(env.client, settings.task_queue, data)
@@ -179,8 +178,7 @@ async def test_worker_replaced_mid_journey_loses_and_repeats_nothing(
                 )
             ],
         )
-        row = await pool.fetchrow("select * from participants where cohort_id = $1", cohort)
-        assert row is not None
+        (row,) = await read_enrolees(pool, cohort)
         data = journey_input(cohort, row, PROGRAM.spec, start)
         handle = env.client.get_workflow_handle(data.enroll.journey_id)
         # The first worker keeps no sticky cache, so the test server hands the journey straight to the

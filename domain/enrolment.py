@@ -1,0 +1,63 @@
+"""A participant's row as their journey's enrolment: the `Enroll` command and the roster's conferences.
+
+One place for it: a cohort launch (rows read back from Postgres), the cohort preview (rows straight from
+the roster file) and the benchmarks all enrol the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.commands import AddConference, Enroll
+from domain.program import ProgramSpec
+from domain.roster import Enrolee, RosterConference
+from domain.timing import start_of_local_day
+
+
+class Enrolment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    participant_id: str
+    enroll: Enroll
+    conferences: tuple[AddConference, ...] = ()
+
+
+def roster_conference_id(conf: RosterConference) -> str:
+    """Stable across re-runs, so adding the same roster conference twice is one command."""
+    digest = hashlib.sha256(f"{conf.name}|{conf.starts_on}".encode()).hexdigest()[:12]
+    return f"roster-{conf.starts_on:%Y%m%d}-{digest}"
+
+
+def roster_conference_command(conf: RosterConference) -> AddConference:
+    """The roster's conference as the journey's command; its id is stable, so re-runs add it once."""
+    cid = roster_conference_id(conf)
+    return AddConference(
+        command_id=f"roster-conference:{cid}",
+        conference_id=cid,
+        name=conf.name,
+        hashtag=conf.hashtag,
+        starts_on=conf.starts_on,
+        ends_on=conf.ends_on,
+        timezone=conf.timezone,
+    )
+
+
+def enrolment(row: Enrolee, *, journey_id: str, program: ProgramSpec, start_date: date) -> Enrolment:
+    """The enrolment of `row` in a cohort starting on `start_date` (00:00 where the participant lives)."""
+    return Enrolment(
+        participant_id=row.participant_id,
+        enroll=Enroll(
+            command_id="enroll",
+            journey_id=journey_id,
+            program=program.name,
+            timezone=row.timezone,
+            send_days=row.send_days,
+            send_time=row.send_time,
+            personas=row.personas,
+            start=start_of_local_day(start_date, row.timezone),
+        ),
+        conferences=tuple(roster_conference_command(c) for c in row.conferences),
+    )
