@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -345,6 +346,88 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
                 [n.participant_id, f"{n.next_nudge_at:%Y-%m-%d %H:%M}", n.next_nudge_id]
                 for n in report.next_sends
             ],
+        )
+    )
+
+
+@app.command()
+def report(
+    cohort: str = typer.Argument(..., metavar="ID"),
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the report as one self-contained page.")
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Write one row per participant (UTF-8 with BOM).")
+    ] = None,
+    since: str | None = typer.Option(None, "--since", help="First week shown, YYYY-MM-DD (default: start)."),
+    quiet_weeks: int = typer.Option(
+        3, "--quiet-weeks", min=1, help="Weeks without a click that need a look."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """How the cohort is doing, from the event store: milestone funnel by persona, emails, clicks and modes
+    per week, who needs attention, and each participant."""
+    from cli.report_html import render_csv, render_html
+    from store.cohort_report import cohort_report
+
+    since_day = parse_day("--since", since) if since is not None else None
+    now = datetime.now(UTC)
+    result = _with_pool(
+        lambda pool: cohort_report(pool, cohort, now=now, since=since_day, quiet_weeks=quiet_weeks)
+    )
+    if result is None:
+        raise CliError(f"no cohort {cohort!r} (see `mentorflow cohort list`)")
+    outputs: list[tuple[Path | None, Callable[[], bytes]]] = [
+        (html, lambda: render_html(result).encode()),
+        (csv_file, lambda: render_csv(result)),
+    ]
+    for path, data in outputs:
+        if path is not None:
+            try:
+                path.write_bytes(data())
+            except OSError as exc:
+                raise CliError(f"{path}: cannot write: {exc.strerror}") from None
+            say(f"wrote {path}")
+    if as_json:
+        emit_json(result)
+        return
+    _print_report(result)
+
+
+def _print_report(r: Any) -> None:
+    err.print(
+        f"[bold]Cohort {r.cohort_id}[/bold] ({r.program}): {r.participants} participants, "
+        f"weeks from {r.since}"
+    )
+    for f in r.funnel:
+        err.print(
+            table(
+                f"Funnel: {f.persona} ({f.holders} hold it)",
+                ["milestone", "reached"],
+                [[s.title, s.reached] for s in f.steps],
+            )
+        )
+    clicks = ("milestones", "snoozes", "preferences")
+    err.print(
+        table(
+            "Per week",
+            ["week of", "sent", "failed", "suppressed", *clicks, *r.modes],
+            [
+                [
+                    w.week,
+                    *(w.emails.get(k, 0) for k in ("sent", "failed", "suppressed")),
+                    *(w.clicks.get(k, 0) for k in clicks),
+                    *(w.modes.get(m, 0) for m in r.modes),
+                ]
+                for w in r.weeks
+            ],
+        )
+    )
+    err.print(
+        table(
+            f"Needs attention ({len(r.attention)})",
+            ["why", "who", "detail"],
+            [[a.kind, a.who, a.detail] for a in r.attention],
         )
     )
 

@@ -1,0 +1,334 @@
+"""`cohort report`: how a cohort is doing, read from the event store (projections and journey_events, never
+Temporal). Each part is one aggregate query; they run side by side on the pool's connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from domain.program import ProgramSpec
+
+# Modes in the order staff read them; a mode the journey gains later is listed after these.
+MODE_ORDER = ("active", "slowed", "quiet", "dormant", "burst", "paused", "unsubscribed", "completed")
+FINISHED = frozenset({"unsubscribed", "completed"})
+# A click is an event a signed link caused: its command id is the link intent's id.
+CLICK_PREFIX = "link-"
+CLICK_KINDS = {
+    "milestone_achieved": "milestones",
+    "paused": "snoozes",
+    "schedule_changed": "preferences",
+    "persona_adopted": "preferences",
+    "persona_dropped": "preferences",
+    "resumed": "preferences",
+    "conference_added": "conferences",
+    "unsubscribed": "unsubscribes",
+}
+# A send still `sending` after this long is stuck (the same bar as the worker's ledger alert).
+STUCK_AFTER = timedelta(minutes=30)
+
+
+class FunnelStep(BaseModel):
+    milestone_id: str
+    title: str
+    reached: int = 0
+
+
+class PersonaFunnel(BaseModel):
+    persona: str
+    holders: int = 0  # participants holding the persona now
+    steps: list[FunnelStep] = Field(default_factory=list)  # the persona's milestones in program order
+
+
+class WeekRow(BaseModel):
+    week: date  # Monday (UTC) the week starts on
+    emails: dict[str, int] = Field(default_factory=dict)  # ledger status -> emails scheduled that week
+    clicks: dict[str, int] = Field(default_factory=dict)  # milestones | snoozes | preferences | ...
+    modes: dict[str, int] = Field(default_factory=dict)  # participants in each mode at the week's end
+
+
+class Attention(BaseModel):
+    kind: str  # silent | send | unsubscribed | mentor
+    who: str  # participant id, or the mentor's email
+    detail: str
+    at: datetime | None = None
+
+
+class ParticipantLine(BaseModel):
+    participant_id: str
+    name: str
+    email: str
+    mentor_email: str | None = None
+    personas: list[str] = Field(default_factory=list)
+    milestones: list[str] = Field(default_factory=list)  # in the order achieved
+    last_click: datetime | None = None
+    emails_sent: int = 0
+    mode: str | None = None  # None: the journey has recorded nothing yet
+
+
+class CohortReport(BaseModel):
+    cohort_id: str
+    program: str
+    start_date: date
+    generated_at: datetime
+    since: date
+    quiet_weeks: int
+    participants: int = 0
+    modes: list[str] = Field(default_factory=list)  # the modes the weeks mention, in display order
+    funnel: list[PersonaFunnel] = Field(default_factory=list)
+    weeks: list[WeekRow] = Field(default_factory=list)
+    attention: list[Attention] = Field(default_factory=list)
+    people: list[ParticipantLine] = Field(default_factory=list)
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+_PEOPLE = """
+    select p.participant_id, p.name, p.email, p.mentor_email,
+           coalesce(s.personas, p.personas) as personas, s.mode
+    from participants p left join journey_status s using (cohort_id, participant_id)
+    where p.cohort_id = $1 order by p.participant_id
+"""
+_MILESTONES = """
+    select participant_id, milestone_id from participant_milestones where cohort_id = $1
+    order by participant_id, achieved_at, milestone_id
+"""
+_SENT = """
+    select participant_id, count(*) as n from send_ledger where cohort_id = $1 and status = 'sent'
+    group by participant_id
+"""
+_CLICK_WHERE = f"cohort_id = $1 and payload ->> 'command_id' like '{CLICK_PREFIX}%'"
+_LAST_CLICK = f"select participant_id, max(at) as at from journey_events where {_CLICK_WHERE} group by 1"
+_FIRST_SEEN = "select participant_id, min(at) as at from journey_modes where cohort_id = $1 group by 1"
+# Unsubscribed lately: the participant's own word (written first) or the journey's event.
+_UNSUBSCRIBED = """
+    select participant_id, min(at) as at from (
+        select participant_id, unsubscribed_at as at from participants
+        where cohort_id = $1 and unsubscribed_at >= $2
+        union all
+        select participant_id, at from journey_modes
+        where cohort_id = $1 and mode = 'unsubscribed' and at >= $2
+    ) u group by 1 order by 2, 1
+"""
+_WEEK_EMAILS = """
+    select date_trunc('week', scheduled_at, 'UTC')::date as week, status, count(*) as n from send_ledger
+    where cohort_id = $1 and scheduled_at >= $2 and scheduled_at < $3 group by 1, 2
+"""
+# One click (a submitted link, `link-{action}-{step}`) can cause several events: counted once per kind.
+_WEEK_CLICKS = f"""
+    select date_trunc('week', at, 'UTC')::date as week, type,
+           count(distinct regexp_replace(payload ->> 'command_id', '-[0-9]+$', '')) as n
+    from journey_events
+    where {_CLICK_WHERE} and at >= $2 and at < $3 and type = any($4::text[]) group by 1, 2
+"""
+# The mode at a week's end is the last change before it: a change at `at`, superseded at `until`, is the
+# mode at the end of every week from the one holding `at` to the last one ending at or before `until`.
+_WEEK_MODES = """
+    with changes as (
+        select mode, at, lead(at) over (partition by participant_id order by at, seq) as until
+        from journey_modes where cohort_id = $1
+    )
+    select wk::date as week, mode, count(*) as n
+    from changes,
+         generate_series(greatest(date_trunc('week', at, 'UTC'), $2),
+                         least(coalesce(date_trunc('week', until, 'UTC') - interval '7 days', $3), $3),
+                         interval '1 week') as wk
+    group by 1, 2
+"""
+_BAD_SENDS = """
+    select participant_id, nudge_id, status, scheduled_at, updated_at, error from send_ledger
+    where cohort_id = $1 and scheduled_at >= $2
+      and status <> all(array['sent', 'suppressed'])
+      and (status <> 'sending' or updated_at < $3)
+    order by scheduled_at, participant_id
+"""
+
+
+async def cohort_report(
+    pool: asyncpg.Pool,
+    cohort_id: str,
+    *,
+    now: datetime,
+    since: date | None = None,
+    quiet_weeks: int = 3,
+) -> CohortReport | None:
+    """The cohort's report as of `now`; weeks from `since` (default: the cohort's start). None: no cohort."""
+    cohort = await pool.fetchrow(
+        "select program, start_date, program_json -> 'spec' as spec from cohorts where cohort_id = $1",
+        cohort_id,
+    )
+    if cohort is None:
+        return None
+    first = week_start(since or cohort["start_date"])
+    last = week_start(now.astimezone(UTC).date())
+    lo, hi = _utc_midnight(first), _utc_midnight(last)
+    end = hi + timedelta(weeks=1)
+
+    async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with pool.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, cohort_id, *args)
+            return rows
+
+    (people, milestones, sent, clicks, seen, w_emails, w_clicks, w_modes, bad, unsub) = await asyncio.gather(
+        fetch(_PEOPLE),
+        fetch(_MILESTONES),
+        fetch(_SENT),
+        fetch(_LAST_CLICK),
+        fetch(_FIRST_SEEN),
+        fetch(_WEEK_EMAILS, lo, end),
+        fetch(_WEEK_CLICKS, lo, end, list(CLICK_KINDS)),
+        fetch(_WEEK_MODES, lo, hi),
+        fetch(_BAD_SENDS, lo, now - STUCK_AFTER),
+        fetch(_UNSUBSCRIBED, now - timedelta(days=7)),
+    )
+    achieved: dict[str, list[str]] = {}
+    for r in milestones:
+        achieved.setdefault(r["participant_id"], []).append(r["milestone_id"])
+    sent_by = {r["participant_id"]: r["n"] for r in sent}
+    click_by = {r["participant_id"]: r["at"] for r in clicks}
+    lines = [
+        ParticipantLine(
+            participant_id=r["participant_id"],
+            name=r["name"],
+            email=r["email"],
+            mentor_email=r["mentor_email"],
+            personas=list(r["personas"]),
+            milestones=achieved.get(r["participant_id"], []),
+            last_click=click_by.get(r["participant_id"]),
+            emails_sent=sent_by.get(r["participant_id"], 0),
+            mode=r["mode"],
+        )
+        for r in people
+    ]
+    spec = ProgramSpec.model_validate(json.loads(cohort["spec"])) if cohort["spec"] else None
+    weeks = _weeks(first, last, w_emails, w_clicks, w_modes)
+    seen_at = {r["participant_id"]: r["at"] for r in seen}
+    unsubscribed = {r["participant_id"]: r["at"] for r in unsub}
+    return CohortReport(
+        cohort_id=cohort_id,
+        program=cohort["program"],
+        start_date=cohort["start_date"],
+        generated_at=now,
+        since=first,
+        quiet_weeks=quiet_weeks,
+        participants=len(lines),
+        modes=_mode_order({m for w in weeks for m in w.modes} | {p.mode for p in lines if p.mode}),
+        funnel=_funnel(spec, lines) if spec else [],
+        weeks=weeks,
+        attention=_attention(lines, seen_at, unsubscribed, bad, now, quiet_weeks),
+        people=lines,
+    )
+
+
+def _mode_order(modes: set[str]) -> list[str]:
+    return [m for m in MODE_ORDER if m in modes] + sorted(modes - set(MODE_ORDER))
+
+
+def _funnel(spec: ProgramSpec, lines: list[ParticipantLine]) -> list[PersonaFunnel]:
+    reached: dict[str, int] = {}
+    holders: dict[str, int] = {}
+    for line in lines:
+        for mid in line.milestones:
+            reached[mid] = reached.get(mid, 0) + 1
+        for p in line.personas:
+            holders[p] = holders.get(p, 0) + 1
+    funnels: dict[str, PersonaFunnel] = {}
+    for m in spec.milestones:
+        persona = m.persona.value
+        funnel = funnels.setdefault(persona, PersonaFunnel(persona=persona, holders=holders.get(persona, 0)))
+        funnel.steps.append(FunnelStep(milestone_id=m.id, title=m.title, reached=reached.get(m.id, 0)))
+    return list(funnels.values())
+
+
+def _weeks(
+    first: date,
+    last: date,
+    emails: list[asyncpg.Record],
+    clicks: list[asyncpg.Record],
+    modes: list[asyncpg.Record],
+) -> list[WeekRow]:
+    rows: dict[date, WeekRow] = {}
+    day = first
+    while day <= last:
+        rows[day] = WeekRow(week=day)
+        day += timedelta(weeks=1)
+    for r in emails:
+        if r["week"] in rows:
+            rows[r["week"]].emails[r["status"]] = r["n"]
+    for r in clicks:
+        if r["week"] in rows:
+            kind = CLICK_KINDS[r["type"]]
+            row = rows[r["week"]]
+            row.clicks[kind] = row.clicks.get(kind, 0) + r["n"]
+    for r in modes:
+        if r["week"] in rows:
+            rows[r["week"]].modes[r["mode"]] = r["n"]
+    return list(rows.values())
+
+
+def _attention(
+    lines: list[ParticipantLine],
+    seen_at: dict[str, datetime],
+    unsubscribed: dict[str, datetime],
+    bad_sends: list[asyncpg.Record],
+    now: datetime,
+    quiet_weeks: int,
+) -> list[Attention]:
+    """Who staff should look at: silent readers, emails that did not go, this week's unsubscribes, and
+    mentors none of whose mentees clicked lately."""
+    out: list[Attention] = []
+    bar = now - timedelta(weeks=quiet_weeks)
+    silent: set[str] = set()
+    for line in lines:
+        if line.mode is None or line.mode in FINISHED:
+            continue
+        since = line.last_click or seen_at.get(line.participant_id)
+        if since is not None and since < bar:
+            silent.add(line.participant_id)
+            what = f"last click {since:%Y-%m-%d}" if line.last_click else "no click since the journey began"
+            out.append(
+                Attention(
+                    kind="silent",
+                    who=line.participant_id,
+                    detail=f"no click for {(now - since).days // 7} weeks ({what})",
+                    at=since,
+                )
+            )
+    for r in bad_sends:
+        state = "stuck in sending" if r["status"] == "sending" else r["status"]
+        reason = f": {r['error']}" if r["error"] else ""
+        out.append(
+            Attention(
+                kind="send",
+                who=r["participant_id"],
+                detail=f"email {r['nudge_id']} {state}{reason}"[:300],
+                at=r["scheduled_at"],
+            )
+        )
+    for pid, at in unsubscribed.items():
+        out.append(Attention(kind="unsubscribed", who=pid, detail="unsubscribed this week", at=at))
+    mentees: dict[str, list[ParticipantLine]] = {}
+    for line in lines:
+        if line.mentor_email and line.mode is not None and line.mode not in FINISHED:
+            mentees.setdefault(line.mentor_email, []).append(line)
+    for mentor, group in sorted(mentees.items()):
+        if all(m.participant_id in silent for m in group):
+            out.append(
+                Attention(
+                    kind="mentor",
+                    who=mentor,
+                    detail=f"all {len(group)} mentee(s) quiet for {quiet_weeks}+ weeks: "
+                    + ", ".join(m.participant_id for m in group[:10]),
+                )
+            )
+    return out
