@@ -37,6 +37,24 @@ app = MentorflowApp(
     pretty_exceptions_show_locals=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"mentorflow {version('mentorflow')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Event-sourced Temporal journeys for #medtwitter mentorship programs."""
+
+
 for _name, _module in SUB_APPS.items():
     _sub: typer.Typer = importlib.import_module(_module).app
     app.add_typer(_sub, name=_name)

@@ -52,7 +52,25 @@ def program_summary(program: Program) -> dict[str, Any]:
             for p in Persona
         ],
         "special": {k.value: spec.special(k).id for k in NudgeKind if k is not NudgeKind.TRACK},
-        "suggestions": [s.model_dump(mode="json") for s in spec.suggestions],
+        "nudges": [
+            {
+                "id": n.id,
+                "kind": n.kind.value,
+                "persona": n.persona.value if n.persona else None,
+                "subject": n.subject,
+                "milestones": list(n.milestones),
+                "suggests": n.suggests.value if n.suggests else None,
+            }
+            for n in spec.nudges
+        ],
+        "milestones": [{"id": m.id, "persona": m.persona.value, "title": m.title} for m in spec.milestones],
+        "suggestions": [
+            {
+                **s.model_dump(mode="json"),
+                "after_titles": [spec.milestone(m).title for m in s.after],
+            }
+            for s in spec.suggestions
+        ],
     }
 
 
@@ -98,3 +116,34 @@ def show(path: Path = DIR_ARG, as_json: bool = JSON_OPTION) -> None:
     ]
     err.print(table("Personas", ["persona", "nudges", "track", "milestones"], rows))
     err.print(table("Special messages", ["kind", "nudge"], list(summary["special"].items())))
+    err.print(
+        table(
+            "Nudges",
+            ["nudge", "kind", "persona", "subject", "milestones", "suggests"],
+            [
+                [
+                    n["id"],
+                    n["kind"],
+                    n["persona"],
+                    n["subject"],
+                    ", ".join(n["milestones"]) or None,
+                    n["suggests"],
+                ]
+                for n in summary["nudges"]
+            ],
+        )
+    )
+    err.print(
+        table(
+            "Milestones",
+            ["milestone", "persona", "title"],
+            [[m["id"], m["persona"], m["title"]] for m in summary["milestones"]],
+        )
+    )
+    err.print(
+        table(
+            "Suggestions",
+            ["persona", "offered after"],
+            [[s["persona"], "; ".join(s["after_titles"])] for s in summary["suggestions"]],
+        )
+    )

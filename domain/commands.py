@@ -190,7 +190,8 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
     match command:
         case RecordMilestone():
             if command.milestone_id not in program.milestone_ids:
-                return f"unknown milestone {command.milestone_id!r}"
+                valid = ", ".join(m.id for m in program.milestones)
+                return f"unknown milestone {command.milestone_id!r} (valid: {valid})"
             if command.milestone_id in state.milestones:
                 return f"milestone {command.milestone_id!r} is already recorded"
         case AdoptPersona():

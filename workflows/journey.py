@@ -60,6 +60,14 @@ _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
 
 
+def decision_summary(events: list[Event]) -> str:
+    """What an operator reads on the activity: its emails, then the events it records by name, e.g.
+    "email consumer-02; record nudge sent, dormancy started"."""
+    emails = ", ".join(f"email {e.nudge_id}" for e in events if isinstance(e, NudgeSent))
+    names = ", ".join(dict.fromkeys(e.type.replace("_", " ") for e in events))
+    return f"{emails}; record {names}" if emails else f"record {names}"
+
+
 @workflow.defn
 class JourneyWorkflow:
     @workflow.init
@@ -147,13 +155,12 @@ class JourneyWorkflow:
         self._events_folded += len(events)
         sends = [self._send_input(e) for e in events if isinstance(e, NudgeSent)]
         record = self._append_input(events)
-        emails = "".join(f"email {s.nudge_id}, " for s in sends)
         await workflow.execute_activity_method(
             JourneyActivities.perform_decision,
             PerformDecisionInput(sends=sends, record=record),
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
-            summary=f"{emails}record {len(events)} event(s)",
+            summary=decision_summary(events),
         )
         self._publish()
 
@@ -210,8 +217,25 @@ class JourneyWorkflow:
             f"- **Personas:** {', '.join(p.value for p in view.personas) or 'none'}\n"
             f"- **Milestones:** {milestones}\n"
             f"- **Emails sent:** {view.sends}\n"
-            f"- **Waiting for:** {self._waiting_for(view)}\n"
+            + (f"- **Ended:** {self._ending()}\n" if self._ending() else "")
+            + f"- **Waiting for:** {self._waiting_for(view)}\n"
         )
+
+    def _ending(self) -> str:
+        """How the journey ended (or is ending): unsubscribed is told apart from completing the program."""
+        state = self._state
+        early = (
+            f" (program ended early by staff on {state.ended_early_at:%Y-%m-%d})"
+            if state.ended_early_at
+            else ""
+        )
+        if state.unsubscribed_at is not None:
+            return f"unsubscribed on {state.unsubscribed_at:%Y-%m-%d %H:%M} UTC"
+        if state.completed_at is not None:
+            return f"completed on {state.completed_at:%Y-%m-%d %H:%M} UTC{early}"
+        if state.ended_early_at is not None:
+            return f"ending: the recap goes at the next send slot{early}"
+        return ""
 
     # ---- updates and query ----------------------------------------------------------------------------
 

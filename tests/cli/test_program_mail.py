@@ -6,12 +6,15 @@ import json
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from cli.errors import EXIT_INVALID
 from tests.cli.stack import write_program
 from tests.foundation.clirun import run_cli
 
 
-def test_program_validate_and_show(tmp_path: Path) -> None:
+def test_program_validate_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: the tables do not wrap
     program = write_program(tmp_path / "program")
     ok = run_cli("program", "validate", str(program), cwd=tmp_path)
     assert ok.returncode == 0 and "program 'small' is valid" in ok.stderr
@@ -19,6 +22,19 @@ def test_program_validate_and_show(tmp_path: Path) -> None:
     consumer = next(p for p in shown["personas"] if p["persona"] == "consumer")
     assert consumer["nudges"][:2] == ["consumer-01", "consumer-02"]
     assert shown["schedule"]["send_days"] == ["tue", "thu"]
+    consumer_01 = next(n for n in shown["nudges"] if n["id"] == "consumer-01")
+    assert consumer_01["subject"] == "About consumer-01" and consumer_01["milestones"] == ["followed_ten"]
+    assert {"id": "first_post", "persona": "creator", "title": "First original post"} in shown["milestones"]
+    creator = next(s for s in shown["suggestions"] if s["persona"] == "creator")
+    assert creator["after_titles"] == ["Followed ten people", "Followed your institution"]
+    text = run_cli("program", "show", str(program), cwd=tmp_path).stderr
+    for shown_text in (
+        "About consumer-01",
+        "First original post",
+        "offered after",
+        "Followed your institution",
+    ):
+        assert shown_text in text
     (program / "nudges" / "welcome.md").unlink()
     bad = run_cli("program", "validate", str(program), cwd=tmp_path)
     assert bad.returncode == EXIT_INVALID

@@ -212,7 +212,10 @@ def test_validate_rejections_read_well() -> None:
     now = START + timedelta(days=2)
     conf = {"command_id": "c", "conference_id": "x", "name": "X", "starts_on": date(2026, 2, 3)}
     cases: list[tuple[Command, str]] = [
-        (RecordMilestone(command_id="a", milestone_id="ghost"), "unknown milestone 'ghost'"),
+        (
+            RecordMilestone(command_id="a", milestone_id="ghost"),
+            "unknown milestone 'ghost' (valid: followed_ten, followed_institution, first_post)",
+        ),
         (AdoptPersona(command_id="b", persona=Persona.CONSUMER), "persona 'consumer' is already held"),
         (Pause(command_id="c", until=now - timedelta(hours=1)), "the pause would end in the past"),
         (Resume(command_id="d"), "the journey is not paused"),
