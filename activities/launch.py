@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain import NudgeSent, ProgramSpec, enrol, journey_view
 from domain.enrolment import enrolment
@@ -28,6 +29,7 @@ from workflows.contract import (
     JourneyInput,
     LaunchBatchInput,
     LaunchBatchResult,
+    LaunchFailure,
     append_input,
     journey_id,
 )
@@ -61,7 +63,27 @@ async def cohort_inputs(
 ) -> list[JourneyInput]:
     """The cohort's journeys, in participant id order, after `after`: what a launch batch starts."""
     rows = await read_enrolees(pool, cohort_id, after=after, limit=limit)
-    return [journey_input(cohort_id, row, program, start_date) for row in rows]
+    return _inputs(cohort_id, rows, program, start_date, None)
+
+
+def _inputs(
+    cohort_id: str,
+    rows: Sequence[Enrolee],
+    program: ProgramSpec,
+    start_date: date,
+    failed: list[LaunchFailure] | None,
+) -> list[JourneyInput]:
+    """With `failed`, a row that cannot be a journey (an id no workflow id can carry) is listed there
+    instead of failing the whole batch."""
+    inputs: list[JourneyInput] = []
+    for row in rows:
+        try:
+            inputs.append(journey_input(cohort_id, row, program, start_date))
+        except ValueError as exc:
+            if failed is None:
+                raise
+            failed.append(LaunchFailure(participant_id=row.participant_id, reason=str(exc)))
+    return inputs
 
 
 def enrolled_input(data: JourneyInput, now: datetime) -> tuple[JourneyInput, AppendEventsInput] | None:
@@ -126,25 +148,60 @@ async def launch_journeys(
     inputs: Sequence[JourneyInput],
     now: datetime,
     on_started: Callable[[int], None] = lambda _: None,
+    failed: list[LaunchFailure] | None = None,
 ) -> list[bool]:
     """Enrol the journeys at `now`, record those enrolments in one transaction, then start them
-    (START_CONCURRENCY at a time); for each, False if it had already closed."""
+    (START_CONCURRENCY at a time); for each, False if it had already closed (or, listed in `failed`,
+    could not start for a reason retrying cannot fix; without `failed` that raises)."""
     starts, records = enrol_all(inputs, now)
     # Recorded before the starts: events are idempotent on their ids and the projection on its version, so
     # a journey already running (a re-run) or already closed keeps what it has.
-    await append_many(pool, records)
+    refused = await _append_isolating(pool, records) if failed is not None else {}
+    if failed is None:
+        await append_many(pool, records)
     gate = asyncio.Semaphore(START_CONCURRENCY)
     done = 0
 
     async def one(data: JourneyInput) -> bool:
         nonlocal done
         async with gate:
-            running = await start_journey(client, task_queue, data)
-            done += 1
-            on_started(done)
-            return running
+            try:
+                if data.participant_id in refused:
+                    return False
+                try:
+                    return await start_journey(client, task_queue, data)
+                except RPCError as err:
+                    # The server refuses the start itself (e.g. an id or attribute it cannot take).
+                    if failed is None or err.status != RPCStatusCode.INVALID_ARGUMENT:
+                        raise
+                    refused[data.participant_id] = f"Temporal refused the journey: {err.message}"
+                    return False
+            finally:
+                done += 1
+                on_started(done)
 
-    return list(await asyncio.gather(*(one(d) for d in starts)))
+    results = list(await asyncio.gather(*(one(d) for d in starts)))
+    if failed is not None:
+        failed.extend(LaunchFailure(participant_id=p, reason=r) for p, r in sorted(refused.items()))
+    return results
+
+
+async def _append_isolating(pool: asyncpg.Pool, records: list[AppendEventsInput]) -> dict[str, str]:
+    """`append_many`; if the batch breaks a constraint, each record alone, so one bad row fails alone.
+    Participant id -> reason for the records Postgres refused."""
+    try:
+        await append_many(pool, records)
+        return {}
+    except asyncpg.IntegrityConstraintViolationError:
+        pass
+    refused: dict[str, str] = {}
+    for record in records:
+        try:
+            await append_many(pool, [record])
+        except asyncpg.IntegrityConstraintViolationError as err:
+            what = f"{type(err).__name__}: {err.constraint_name or ''}"
+            refused[record.participant_id] = f"Postgres refused the journey's enrolment ({what})"
+    return refused
 
 
 class LaunchActivities:
@@ -158,9 +215,10 @@ class LaunchActivities:
         start_date = await self.pool.fetchval(
             "select start_date from cohorts where cohort_id = $1", data.cohort_id
         )
-        inputs = await cohort_inputs(
-            self.pool, data.cohort_id, program, start_date, after=data.after or "", limit=data.limit
-        )
+        rows = await read_enrolees(self.pool, data.cohort_id, after=data.after or "", limit=data.limit)
+        # A row that retrying cannot start (a bad id, a refused enrolment) is listed, not retried forever.
+        failed: list[LaunchFailure] = []
+        inputs = _inputs(data.cohort_id, rows, program, start_date, failed)
         total = await self.pool.fetchval(
             "select count(*) from participants where cohort_id = $1", data.cohort_id
         )
@@ -171,11 +229,19 @@ class LaunchActivities:
             inputs,
             data.decided_at or datetime.now(UTC),
             on_started=activity.heartbeat,
+            failed=failed,
         )
+        refused = {f.participant_id for f in failed}
+        closed = sum(
+            1 for d, r in zip(inputs, results, strict=True) if not r and d.participant_id not in refused
+        )
+        if failed:
+            activity.logger.warning("launch rows refused", extra={"participants": sorted(refused)})
         return LaunchBatchResult(
-            processed=len(inputs),
-            closed=results.count(False),
-            last=inputs[-1].participant_id if inputs else data.after,
+            processed=len(rows),
+            closed=closed,
+            failed=failed,
+            last=rows[-1].participant_id if rows else data.after,
             total=total,
-            done=len(inputs) < data.limit,
+            done=len(rows) < data.limit,
         )

@@ -257,10 +257,21 @@ def start(
     if as_json:
         emit_json(report)
     elif wait:
+        running = progress.processed - progress.failed_count
         say(
-            f"cohort {cohort}: {progress.processed} of {progress.total} journeys running"
+            f"cohort {cohort}: {running} of {progress.total} journeys running"
             + (f" ({progress.closed} had already ended)" if progress.closed else "")
         )
+    if progress.failed_count:
+        for failure in progress.failed:
+            say(f"mentorflow: error: participant {failure.participant_id}: not started: {failure.reason}")
+        more = progress.failed_count - len(progress.failed)
+        say(
+            f"mentorflow: partial launch: {progress.failed_count} journey(s) could not start "
+            f"({', '.join(f.participant_id for f in progress.failed)}{f' and {more} more' if more else ''}); "
+            "retrying cannot fix these rows, the others run"
+        )
+        raise typer.Exit(EXIT_PARTIAL)
     if invalid:
         say(
             f"mentorflow: partial launch: {len(roster.invalid_lines)} row(s) skipped (lines "

@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
+from workflows.contract import parse_journey_id
+
 # A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
 MAX_RETRY_MINUTES = 360
 # A claimed intent is not handed to another applier for this long (several web replicas may run).
@@ -89,20 +91,20 @@ def intent_id_for(action_id: str, step: int) -> str:
 
 
 async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant | None:
-    """The participant whose journey id is `workflow_id` (journey-{cohort}-{participant})."""
-    rows = await pool.fetch(
+    """The participant whose journey id is `workflow_id` (see `workflows.contract.journey_id`)."""
+    ids = parse_journey_id(workflow_id)
+    if ids is None:
+        return None
+    row = await pool.fetchrow(
         """
         select cohort_id, participant_id, timezone, send_days, send_time, personas, paused_until,
                unsubscribed_at
         from participants
-        where 'journey-' || cohort_id || '-' || participant_id = $1
+        where cohort_id = $1 and participant_id = $2
         """,
-        workflow_id,
+        *ids,
     )
-    if len(rows) != 1:
-        return None
-    row = dict(rows[0])
-    return Participant(workflow_id=workflow_id, **row)
+    return None if row is None else Participant(workflow_id=workflow_id, **dict(row))
 
 
 _INTENT_COLUMNS = """intent_id, action_id, step, workflow_id, cohort_id, participant_id, action, update_name,

@@ -20,17 +20,31 @@ from domain import AddConference, Enroll, Event, JourneyState, ProgramSpec, jour
 # ---- the journey's workflow id ---------------------------------------------------------------------
 
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+# Neither id may contain it (see _ID_PART), so the id is injective: `sec1`+`p-x` and `sec1-p`+`x` differ.
+JOURNEY_ID_SEPARATOR = "~"
+_PREFIX = "journey-"
 
 
 def journey_id(cohort_id: str, participant_id: str) -> str:
-    """`journey-{cohort}-{participant}`: what operators search for in the Temporal UI."""
+    """`journey-{cohort}~{participant}`: readable in the Temporal UI, one id per (cohort, participant)."""
     for label, value in (("cohort id", cohort_id), ("participant id", participant_id)):
         if not _ID_PART.match(value):
             raise ValueError(
                 f"{label} {value!r} must be 1-100 characters of letters, digits and _ . : - "
                 "starting with a letter or digit"
             )
-    return f"journey-{cohort_id}-{participant_id}"
+    return f"{_PREFIX}{cohort_id}{JOURNEY_ID_SEPARATOR}{participant_id}"
+
+
+def parse_journey_id(workflow_id: str) -> tuple[str, str] | None:
+    """(cohort id, participant id) of a journey id; None if it is not one `journey_id` builds."""
+    cohort_id, sep, participant_id = workflow_id.removeprefix(_PREFIX).partition(JOURNEY_ID_SEPARATOR)
+    if not workflow_id.startswith(_PREFIX) or not sep:
+        return None
+    try:
+        return (cohort_id, participant_id) if journey_id(cohort_id, participant_id) == workflow_id else None
+    except ValueError:
+        return None
 
 
 class JourneyInput(BaseModel):
@@ -173,8 +187,16 @@ class LaunchBatchInput(BaseModel):
     decided_at: datetime | None = None
 
 
+class LaunchFailure(BaseModel):
+    """A row the launch could not start for a reason retrying cannot fix (ids and reasons only)."""
+
+    participant_id: str
+    reason: str
+
+
 class LaunchBatchResult(BaseModel):
-    processed: int = 0
+    processed: int = 0  # rows handled: started, found running or closed, or failed
+    failed: list[LaunchFailure] = Field(default_factory=list)
     closed: int = 0  # journeys that had already ended (unsubscribed or completed): left alone
     last: str | None = None
     total: int = 0  # participants in the cohort now

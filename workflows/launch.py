@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contract import LaunchActivities, LaunchBatchInput
+    from workflows.contract import LaunchActivities, LaunchBatchInput, LaunchFailure
 
 # Batches per run before continue-as-new: each is a handful of history events.
 _BATCHES_PER_RUN = 200
+# Refused rows kept by name (the count is exact): bounds the payload for a roster that fails wholesale.
+MAX_LISTED_FAILURES = 200
 
 
 def launch_id(cohort_id: str) -> str:
@@ -34,13 +36,19 @@ class LaunchInput(BaseModel):
     processed: int = 0
     closed: int = 0
     total: int = 0
+    failed: list[LaunchFailure] = Field(default_factory=list)
+    failed_count: int = 0
 
 
 class LaunchProgress(BaseModel):
     cohort_id: str
     total: int = 0
-    processed: int = 0  # journeys started or found running (or already ended: `closed`)
+    # rows handled: journeys started or found running (or already ended: `closed`), or refused (`failed`)
+    processed: int = 0
     closed: int = 0
+    # Rows that cannot start for a reason retrying cannot fix (first MAX_LISTED_FAILURES; all counted).
+    failed: list[LaunchFailure] = Field(default_factory=list)
+    failed_count: int = 0
     done: bool = False
 
 
@@ -49,7 +57,12 @@ class CohortLaunchWorkflow:
     @workflow.init
     def __init__(self, data: LaunchInput) -> None:
         self._progress = LaunchProgress(
-            cohort_id=data.cohort_id, total=data.total, processed=data.processed, closed=data.closed
+            cohort_id=data.cohort_id,
+            total=data.total,
+            processed=data.processed,
+            closed=data.closed,
+            failed=data.failed,
+            failed_count=data.failed_count,
         )
 
     @workflow.run
@@ -78,12 +91,15 @@ class CohortLaunchWorkflow:
                 update={
                     "processed": p.processed + batch.processed,
                     "closed": p.closed + batch.closed,
+                    "failed": (p.failed + batch.failed)[:MAX_LISTED_FAILURES],
+                    "failed_count": p.failed_count + len(batch.failed),
                     "total": max(batch.total, p.processed + batch.processed),
                 }
             )
             workflow.set_current_details(
                 f"**Cohort** `{data.cohort_id}` ({data.program}): "
                 f"{self._progress.processed} of {self._progress.total} journeys started"
+                + (f", {self._progress.failed_count} refused" if self._progress.failed_count else "")
             )
             if batch.done:
                 self._progress = self._progress.model_copy(update={"done": True})
@@ -92,7 +108,14 @@ class CohortLaunchWorkflow:
         p = self._progress
         workflow.continue_as_new(
             data.model_copy(
-                update={"after": after, "processed": p.processed, "closed": p.closed, "total": p.total}
+                update={
+                    "after": after,
+                    "processed": p.processed,
+                    "closed": p.closed,
+                    "total": p.total,
+                    "failed": p.failed,
+                    "failed_count": p.failed_count,
+                }
             )
         )
 

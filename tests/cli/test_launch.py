@@ -50,7 +50,7 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
         client = temporal_env.client
         runs = {}
         for i in range(5):
-            desc = await client.get_workflow_handle(f"journey-c1-p{i:04d}").describe()
+            desc = await client.get_workflow_handle(f"journey-c1~p{i:04d}").describe()
             runs[desc.id] = desc.run_id
             assert desc.status == WorkflowExecutionStatus.RUNNING
             assert await desc.static_summary() == f"participant p{i:04d} · cohort c1 · program small"
@@ -75,7 +75,7 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
         p4 = [r["type"] for r in stored if r["participant_id"] == "p0004"]
         assert p4 == ["enrolled", "conference_added"]
         assert status_rows == 5
-        p0 = client.get_workflow_handle("journey-c1-p0000")
+        p0 = client.get_workflow_handle("journey-c1~p0000")
         assert (await p0.describe()).typed_search_attributes.get(sa.MODE) == "active"
         history = await p0.fetch_history()
         assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
@@ -116,9 +116,9 @@ async def test_dry_run_and_invalid_roster_start_nothing(settings, temporal_env, 
     dry = await cli(settings, *base, str(good), "--cohort", "dry", "--dry-run", "--json", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert [r["journey_id"] for r in json.loads(dry.stdout)["would_start"]] == [
-        "journey-dry-p0000",
-        "journey-dry-p0001",
-        "journey-dry-p0002",
+        "journey-dry~p0000",
+        "journey-dry~p0001",
+        "journey-dry~p0002",
     ]
     invalid = await cli(settings, *base, str(bad), "--cohort", "bad", cwd=tmp_path)
     assert invalid.returncode == EXIT_INVALID
@@ -266,4 +266,4 @@ async def test_skip_invalid_starts_the_valid_rows_and_exits_partial(settings, te
     assert done.returncode == EXIT_PARTIAL, done.stderr
     assert "skipped: " in done.stderr and "line 4, column email: 'bad-email'" in done.stderr
     assert json.loads(done.stdout)["launch"]["processed"] == 2
-    assert sorted(await journeys(temporal_env.client, "sk")) == ["journey-sk-p0000", "journey-sk-p0001"]
+    assert sorted(await journeys(temporal_env.client, "sk")) == ["journey-sk~p0000", "journey-sk~p0001"]

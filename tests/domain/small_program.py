@@ -113,7 +113,7 @@ def enroll(
     return Enroll.model_validate(
         {
             "command_id": command_id,
-            "journey_id": "journey-c1-p1",
+            "journey_id": "journey-c1~p1",
             "program": "small",
             "timezone": timezone,
             "personas": personas,

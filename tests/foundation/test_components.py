@@ -82,11 +82,11 @@ def test_json_logs_carry_temporal_context(monkeypatch) -> None:
         configure_logging(load_settings(log_format="auto"))  # not a TTY: JSON
         logging.getLogger("temporalio.activity").info(
             "sending nudge",
-            extra={"temporal_activity": {"activity_type": "send_nudge", "workflow_id": "journey-c1-p1"}},
+            extra={"temporal_activity": {"activity_type": "send_nudge", "workflow_id": "journey-c1~p1"}},
         )
         record = json.loads(stream.getvalue().strip().splitlines()[-1])
         assert record["event"] == "sending nudge"
-        assert record["workflow_id"] == "journey-c1-p1"
+        assert record["workflow_id"] == "journey-c1~p1"
         assert record["activity_type"] == "send_nudge"
         assert record["level"] == "info"
     finally:

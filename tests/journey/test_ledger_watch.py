@@ -45,7 +45,7 @@ async def test_stuck_sending_rows_are_exported(db_pool: asyncpg.Pool) -> None:
             """
             insert into send_ledger (workflow_id, nudge_key, cohort_id, participant_id, nudge_id, kind,
                                      scheduled_at, status, message_id, updated_at)
-            values ('journey-c-p', $1, 'c', 'p', 'welcome', 'welcome', $3, $2, $1, $3)
+            values ('journey-c~p', $1, 'c', 'p', 'welcome', 'welcome', $3, $2, $1, $3)
             """,
             key,
             status,

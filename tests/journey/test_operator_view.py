@@ -53,7 +53,7 @@ async def test_operator_sees_who_where_and_what_next(
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         history = await handle.fetch_history()
 
-    assert handle.id == "journey-ops-p-42"
+    assert handle.id == "journey-ops~p-42"
     attrs = desc.typed_search_attributes
     assert attrs.get(sa.COHORT) == "ops"
     assert attrs.get(sa.PROGRAM) == "medtwitter"

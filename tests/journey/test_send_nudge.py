@@ -26,7 +26,7 @@ from worker.devstack import MailSink, free_port
 from workflows.contract import SendNudgeInput, SendStatus
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
-WORKFLOW_ID = "journey-c1-p1"
+WORKFLOW_ID = "journey-c1~p1"
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ async def test_preview_matches_the_journeys(
     finally:
         await pool.close()
 
-    prefix = f"journey-{cohort}-"
+    prefix = f"journey-{cohort}~"
     journeys = sorted(
         (r["workflow_id"].removeprefix(prefix), r["nudge_id"], r["nudge_key"], r["scheduled_at"])
         for r in ledger

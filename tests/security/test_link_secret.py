@@ -110,9 +110,9 @@ def test_rotation_verifies_old_links_and_signs_with_the_current_secret(monkeypat
     settings = load_settings()
     assert settings.link_secrets == [REAL, old, older]
     for secret in (REAL, old, older):
-        token = sign_link(secret, "journey-c1--p1", Action.SNOOZE, {"weeks": "2"}, now=NOW)
+        token = sign_link(secret, "journey-c1~p1", Action.SNOOZE, {"weeks": "2"}, now=NOW)
         assert verify_link(settings.link_secrets, token, Action.SNOOZE, now=NOW).args == {"weeks": "2"}
-    retired = sign_link("a-retired-secret-nobody-lists", "journey-c1--p1", Action.SNOOZE, now=NOW)
+    retired = sign_link("a-retired-secret-nobody-lists", "journey-c1~p1", Action.SNOOZE, now=NOW)
     with pytest.raises(LinkError):
         verify_link(settings.link_secrets, retired, Action.SNOOZE, now=NOW)
     # New links are signed with the current secret only: the old one alone does not verify them.

@@ -36,7 +36,7 @@ from workflows import search_attributes as sa
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
 COHORT = "web1"
 PARTICIPANT = "p1"
-WORKFLOW_ID = f"journey-{COHORT}-{PARTICIPANT}"
+WORKFLOW_ID = f"journey-{COHORT}~{PARTICIPANT}"
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +145,7 @@ async def start_journey(
     from domain import Enroll
     from workflows.journey import JourneyInput, JourneyWorkflow
 
-    cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}-")
+    cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}~")
     data = JourneyInput(
         cohort_id=cohort_id,
         participant_id=participant_id,
