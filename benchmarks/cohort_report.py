@@ -52,7 +52,7 @@ _SEED = [
     # Enrolled, then one nudge_sent a week for a year.
     """
     insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
-    select format('journey-%s-%s/%s', $1::text, p, w), format('journey-%s-%s', $1::text, p), $1::text, p,
+    select format('journey-%s~%s/%s', $1::text, p, w), format('journey-%s~%s', $1::text, p), $1::text, p,
            case when w = 0 then 'enrolled' else 'nudge_sent' end,
            $3::date + (w || ' weeks')::interval + interval '14 hours',
            case when w = 0 then '{"command_id": "enroll"}'::jsonb
@@ -64,7 +64,7 @@ _SEED = [
     # A click every eight weeks (a milestone link), shifted per participant.
     """
     insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
-    select format('journey-%s-%s/link-%s-0/0', $1::text, p, w), format('journey-%s-%s', $1::text, p),
+    select format('journey-%s~%s/link-%s-0/0', $1::text, p, w), format('journey-%s~%s', $1::text, p),
            $1::text, p,
            'milestone_achieved',
            $3::date + (w || ' weeks')::interval + ((i % 7) || ' days')::interval,
@@ -99,7 +99,7 @@ _SEED = [
     """,
     """
     insert into journey_status (cohort_id, participant_id, workflow_id, version, mode, personas)
-    select $1::text, participant_id, format('journey-%s-%s', $1::text, participant_id), 60,
+    select $1::text, participant_id, format('journey-%s~%s', $1::text, participant_id), 60,
            case when i % 50 = 0 then 'unsubscribed' when i % 7 = 0 then 'dormant' else 'active' end, personas
     from (select participant_id, personas, row_number() over (order by participant_id) i
           from participants where cohort_id = $1::text) ps
