@@ -452,7 +452,7 @@ def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any
     from infra.postgres import create_pool
     from infra.settings import get_settings
     from infra.temporal_client import connect
-    from store.reports import cohort_participants
+    from store.reports import cohort_participants, journey_modes
 
     settings = get_settings()
 
@@ -465,23 +465,32 @@ def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any
                 raise CliError(f"no cohort {cohort!r} (or it has no participants)")
             gate = asyncio.Semaphore(STEER_CONCURRENCY)
             batch = uuid.uuid4().hex[:12]
-            outcome: dict[str, Any] = {"applied": 0, "rejected": {}, "missing": 0}
+            outcome: dict[str, Any] = {"applied": 0, "rejected": {}, "ended": {}, "missing": 0}
+            missing: list[str] = []
 
             async def one(pid: str) -> None:
                 async with gate:
                     if before is not None:
                         await before(pool, cohort, pid)
                     ok, reason = await send_update(
-                        client, cohort, pid, update, make(f"staff-{update}-{batch}")
+                        client, cohort, pid, update, make(f"staff-cohort-{update}-{batch}")
                     )
                     if ok:
                         outcome["applied"] += 1
                     elif reason is None:
-                        outcome["missing"] += 1
+                        missing.append(pid)
                     else:
                         outcome["rejected"][reason] = outcome["rejected"].get(reason, 0) + 1
 
             await asyncio.gather(*(one(p) for p in ids))
+            # No running journey: one that ended (its workflow closed) is counted as what it became.
+            modes = await journey_modes(pool, cohort, missing)
+            for pid in missing:
+                mode = modes.get(pid)
+                if mode in ("unsubscribed", "completed"):
+                    outcome["ended"][mode] = outcome["ended"].get(mode, 0) + 1
+                else:
+                    outcome["missing"] += 1
             return outcome
         finally:
             await pool.close()
@@ -493,6 +502,8 @@ def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any
     say(f"cohort {cohort}: {update} applied to {outcome['applied']} journeys")
     for reason, n in outcome["rejected"].items():
         say(f"  {n} rejected: {reason}")
+    for mode, n in outcome["ended"].items():
+        say(f"  {n} left alone: {'unsubscribed' if mode == 'unsubscribed' else 'journey completed'}")
     if outcome["missing"]:
         say(f"  {outcome['missing']} have no journey yet (launch still running?)")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -40,19 +41,42 @@ async def _resolve(pool: Any, participant_id: str, cohort: str | None) -> str:
     return cohorts[0]
 
 
-def _render_view(view: JourneyView) -> None:
-    err.print(f"[bold]{view.journey_id}[/bold] ({view.program}): mode {view.mode}")
+def when(at: datetime | None, tz: str) -> str | None:
+    """`2026-03-03 08:30 EST (13:30 UTC)`: the participant's wall clock first, then UTC; no seconds."""
+    from domain.timing import local_datetime
+
+    if at is None:
+        return None
+    local = local_datetime(at, tz)
+    utc_at = at.astimezone(UTC)
+    utc_text = f"{utc_at:%H:%M}" if utc_at.date() == local.date() else f"{utc_at:%Y-%m-%d %H:%M}"
+    return f"{local:%Y-%m-%d %H:%M %Z} ({utc_text} UTC)"
+
+
+def _value(value: object, tz: str) -> object:
+    """An event's field as staff read it: instants on the participant's clock, the rest as is."""
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            return when(datetime.fromisoformat(value), tz)
+        except ValueError:
+            return value
+    if isinstance(value, str) and len(value) == 8 and value[2::3] == "::":
+        return value[:5]  # a local send time, 08:30:00
+    return value
+
+
+def _render_view(view: JourneyView, tz: str = "UTC", ended: str | None = None) -> None:
+    mode = view.mode.value if ended is None else f"{view.mode.value}: {ended}"
+    err.print(f"[bold]{view.journey_id}[/bold] ({view.program}): {mode}")
+    next_email = f"{view.next_nudge_id} at {when(view.next_nudge_at, tz)}" if view.next_nudge_at else None
     rows: list[list[object]] = [
         ["personas", ", ".join(view.personas) or "-"],
-        ["milestones", ", ".join(view.milestones) or "-"],
+        ["milestones", ", ".join(f"{m} ({when(at, tz)})" for m, at in view.milestones.items()) or "-"],
         ["suggested", ", ".join(view.suggested_personas) or "-"],
-        [
-            "next email",
-            f"{view.next_nudge_id} at {view.next_nudge_at:%Y-%m-%d %H:%M} UTC" if view.next_nudge_at else "-",
-        ],
-        ["paused until", view.paused_until],
+        ["next email", next_email],
+        ["paused until", when(view.paused_until, tz)],
         ["emails sent", view.sends],
-        ["ends", view.ends_at],
+        ["ends", when(view.ends_at, tz)],
     ]
     err.print(table("Journey", ["", ""], rows))
 
@@ -148,23 +172,49 @@ def show(
             }
         )
         return
+    _render_report(report, view)
+
+
+def _render_report(report: Any, view: JourneyView | None) -> None:
+    tz = report.timezone
     err.print(
         f"[bold]{report.name}[/bold] <{report.email}> · {report.participant_id} in {report.cohort_id} · "
-        f"{report.timezone}, {','.join(report.send_days)} at {report.send_time:%H:%M}"
+        f"{tz}, {','.join(report.send_days)} at {report.send_time:%H:%M}"
     )
-    if view is None:
-        say("journey: no workflow found (not launched yet, or ended)")
+    if view is not None:
+        _render_view(view, tz, report.ended)
+    elif report.ended is not None:
+        say(f"journey ended: {report.ended}")
+    elif report.mode is not None:
+        say(f"journey: {report.mode} (its workflow was not found: closed, or Temporal is unreachable)")
     else:
-        _render_view(view)
+        say("journey: not launched yet")
+    conferences = (
+        [
+            [c.name, c.starts_on, c.ends_on, c.timezone or tz, c.hashtag or None, c.in_progress or None]
+            for c in view.upcoming_bursts
+        ]
+        if view is not None
+        else [
+            [c.name, c.starts_on, c.ends_on, c.timezone or tz, c.hashtag or None, None]
+            for c in report.conferences
+        ]
+    )
+    if conferences:
+        err.print(
+            table("Upcoming conferences", ["name", "starts", "ends", "zone", "hashtag", "now"], conferences)
+        )
+    skip = {"command_id", "origin"}
     err.print(
         table(
             "Timeline",
-            ["at (UTC)", "event", "detail"],
+            [f"at ({tz})", "event", "by", "detail"],
             [
                 [
-                    f"{e.at:%Y-%m-%d %H:%M}",
+                    when(e.at, tz),
                     e.type,
-                    ", ".join(f"{k}={v}" for k, v in e.detail.items() if k != "command_id"),
+                    e.by,
+                    ", ".join(f"{k}={_value(v, tz)}" for k, v in e.detail.items() if k not in skip),
                 ]
                 for e in report.events
             ],
@@ -173,8 +223,8 @@ def show(
     err.print(
         table(
             "Emails",
-            ["scheduled (UTC)", "nudge", "status", "subject"],
-            [[f"{m.scheduled_at:%Y-%m-%d %H:%M}", m.nudge_id, m.status, m.subject] for m in report.emails],
+            [f"scheduled ({tz})", "nudge", "status", "subject"],
+            [[when(m.scheduled_at, tz), m.nudge_id, m.status, m.subject] for m in report.emails],
         )
     )
 

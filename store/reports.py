@@ -37,7 +37,17 @@ class CohortStatus(BaseModel):
 class TimelineEvent(BaseModel):
     at: datetime
     type: str
+    by: str = "program"  # who made it: participant (link) | staff | staff (cohort) | roster | program
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConferenceRow(BaseModel):
+    conference_id: str
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+    timezone: str | None = None
 
 
 class EmailRow(BaseModel):
@@ -63,6 +73,53 @@ class ParticipantReport(BaseModel):
     paused_until: datetime | None = None
     events: list[TimelineEvent] = Field(default_factory=list)
     emails: list[EmailRow] = Field(default_factory=list)
+    ended: str | None = None  # completed | ended early | unsubscribed, with when and by whom
+    conferences: list[ConferenceRow] = Field(default_factory=list)  # told and not over yet
+
+
+def origin_of(command_id: str | None, payload: dict[str, Any]) -> str:
+    """Who made an event, from what it carries: an explicit origin, else the command id's source (link
+    intents are `link-...`, staff commands `staff-...` (`staff-cohort-...` for a whole cohort), the
+    launch's `enroll` and `roster-conference:...`); an event of the journey's own clock is the program's."""
+    origin = payload.get("origin")
+    if isinstance(origin, str) and origin:
+        return origin
+    if command_id is None:
+        return "program"
+    for prefix, who in (
+        ("link-", "participant (link)"),
+        ("mentor-", "mentor (link)"),
+        ("staff-cohort-", "staff (cohort)"),
+        ("staff-", "staff"),
+        ("roster-", "roster"),
+        ("enroll", "roster"),
+    ):
+        if command_id.startswith(prefix):
+            return who
+    return "program"
+
+
+def _ending(events: list[TimelineEvent]) -> str | None:
+    """How the journey ended, or is ending, in words: read from its events."""
+    by_type = {e.type: e for e in events}
+    early = by_type.get("program_end_scheduled")
+    early_text = f"ended early by {early.by} on {early.at:%Y-%m-%d}" if early else ""
+    if (gone := by_type.get("unsubscribed")) is not None:
+        return f"unsubscribed on {gone.at:%Y-%m-%d %H:%M} UTC (by {gone.by})"
+    if (done := by_type.get("completed")) is not None:
+        return f"completed on {done.at:%Y-%m-%d %H:%M} UTC" + (f"; {early_text}" if early else "")
+    if early is not None:
+        return f"ending: {early_text}; the recap goes at the next send slot"
+    return None
+
+
+def _conferences(events: list[TimelineEvent]) -> list[ConferenceRow]:
+    ended = {e.detail.get("conference_id") for e in events if e.type == "burst_ended"}
+    return [
+        ConferenceRow.model_validate(e.detail)
+        for e in events
+        if e.type == "conference_added" and e.detail.get("conference_id") not in ended
+    ]
 
 
 def _cohort_row(row: asyncpg.Record) -> CohortRow:
@@ -142,6 +199,18 @@ async def cohort_participants(pool: asyncpg.Pool, cohort_id: str) -> list[str]:
     return [r["participant_id"] for r in rows]
 
 
+async def journey_modes(pool: asyncpg.Pool, cohort_id: str, participant_ids: list[str]) -> dict[str, str]:
+    """Each participant's mode in the projection (absent: the journey has recorded nothing yet)."""
+    if not participant_ids:
+        return {}
+    rows = await pool.fetch(
+        "select participant_id, mode from journey_status where cohort_id = $1 and participant_id = any($2)",
+        cohort_id,
+        participant_ids,
+    )
+    return {r["participant_id"]: r["mode"] for r in rows}
+
+
 async def participant_report(
     pool: asyncpg.Pool, cohort_id: str, participant_id: str
 ) -> ParticipantReport | None:
@@ -173,6 +242,17 @@ async def participant_report(
             cohort_id,
             participant_id,
         )
+    timeline = []
+    for e in events:
+        payload = json.loads(e["payload"])
+        timeline.append(
+            TimelineEvent(
+                at=e["at"],
+                type=e["type"],
+                by=origin_of(payload.get("command_id"), payload),
+                detail={k: v for k, v in payload.items() if v not in (None, [], {}, "")},
+            )
+        )
     return ParticipantReport(
         cohort_id=cohort_id,
         participant_id=participant_id,
@@ -184,13 +264,8 @@ async def participant_report(
         mode=person["mode"],
         unsubscribed_at=person["unsubscribed_at"],
         paused_until=person["paused_until"],
-        events=[
-            TimelineEvent(
-                at=e["at"],
-                type=e["type"],
-                detail={k: v for k, v in json.loads(e["payload"]).items() if v not in (None, [], {}, "")},
-            )
-            for e in events
-        ],
+        events=timeline,
         emails=[EmailRow(**dict(r)) for r in emails],
+        ended=_ending(timeline),
+        conferences=_conferences(timeline),
     )
