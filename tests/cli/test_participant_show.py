@@ -12,8 +12,9 @@ from temporalio.client import WorkflowExecutionStatus
 from cli.errors import EXIT_REJECTED
 from cli.participant import when
 from infra.settings import Settings
-from tests.cli.stack import cli
-from tests.cli.test_steer import _launch, worker
+from tests.cli.stack import cli, worker
+from tests.cli.test_steer import _launch
+from workflows.contract import journey_id
 
 
 async def _closed(settings: Settings, temporal_env, wid: str) -> None:
@@ -38,7 +39,7 @@ async def test_show_says_who_did_what_in_local_time_and_cohort_commands_count_en
         await _launch(settings, tmp_path, "sh1", 3)
         gone = await cli(settings, "participant", "unsubscribe", "p0000", cwd=tmp_path)
         assert gone.returncode == 0, gone.stderr
-        await _closed(settings, temporal_env, "journey-sh1-p0000")
+        await _closed(settings, temporal_env, journey_id("sh1", "p0000"))
 
         until = (date.today() + timedelta(days=20)).isoformat()
         paused = await cli(settings, "cohort", "pause", "sh1", "--until", until, "--json", cwd=tmp_path)
