@@ -13,6 +13,7 @@ from activities.mailer import (
     build_message,
     deliver,
     message_id_for,
+    redact,
 )
 from activities.render import Link, milestone_title, persona_title, render_nudge
 from activities.smtp_pool import SmtpPool
@@ -32,7 +33,7 @@ async def send_nudge(
     smtp: SmtpPool | None = None,
 ) -> SendNudgeResult:
     """`smtp`: the worker's open SMTP connections; without, the email has a conversation of its own."""
-    mail_domain = str(settings.mail_from).rpartition("@")[2] or "mentorflow.local"
+    mail_domain = settings.mail_from_address.rpartition("@")[2] or "mentorflow.local"
     message_id = message_id_for(data.workflow_id, data.nudge_key, mail_domain)
     async with pool.acquire() as conn:
         claimed = await conn.fetchrow(
@@ -59,7 +60,7 @@ async def send_nudge(
             return SendNudgeResult(
                 status=SendStatus(claimed["status"]),
                 message_id=claimed["message_id"],
-                detail=claimed["error"],
+                detail=redact(claimed["error"]),
             )
         person = await conn.fetchrow(
             """
@@ -105,9 +106,12 @@ async def send_nudge(
         unsubscribe_url=unsubscribe,
         date=now,
     )
-    result = await deliver(settings, build_message(email, str(settings.mail_from)), smtp=smtp)
+    result = await deliver(settings, build_message(email, settings.mail_from), smtp=smtp)
     if result.outcome is SmtpOutcome.REJECTED:
-        return await _settle(pool, data, SendStatus.FAILED, message_id, result.detail, rendered.subject)
+        # The full reply (it may name the address) in Postgres; the result (Temporal) redacted.
+        return await _settle(
+            pool, data, SendStatus.FAILED, message_id, result.reply, rendered.subject, shown=result.detail
+        )
     return await _settle(pool, data, SendStatus.SENT, message_id, "", rendered.subject)
 
 
@@ -146,6 +150,8 @@ async def _settle(
     message_id: str,
     detail: str,
     subject: str | None = None,
+    *,
+    shown: str | None = None,
 ) -> SendNudgeResult:
     await pool.execute(
         """
@@ -160,4 +166,4 @@ async def _settle(
         detail,
         subject,
     )
-    return SendNudgeResult(status=status, message_id=message_id, detail=detail)
+    return SendNudgeResult(status=status, message_id=message_id, detail=detail if shown is None else shown)

@@ -16,22 +16,24 @@ ledger, is the only thing that may repeat a message the server might have taken.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
 
 from activities.mailer import (
+    QUIT_TIMEOUT,
     SmtpOutcome,
     SmtpResult,
     TransientSmtpError,
     WireMessage,
     open_connection,
     quit_quietly,
+    redact,
     rejected_or_raise,
     send_content,
     send_envelope,
     server_fault,
+    unsendable,
 )
 from infra.logging import get_logger
 from infra.settings import Settings
@@ -42,8 +44,6 @@ POOL_SIZE = 8
 IDLE_SECONDS = 30.0
 # Servers limit emails per connection; a fresh connection every so often also follows DNS and balancers.
 MAX_MESSAGES = 100
-# Closing is a courtesy: a server that does not answer QUIT promptly is hung up on.
-QUIT_TIMEOUT = 5.0
 
 log = get_logger(__name__)
 
@@ -74,7 +74,6 @@ class SmtpPool:
         self._slots = asyncio.Semaphore(size)  # connections in use or being opened
         self._idle: list[_Connection] = []  # most recently used last
         self._quitting: set[asyncio.Task[None]] = set()
-        self._tls: ssl.SSLContext | None = None
         self._closed = False
         self.opened = 0  # connections opened so far
 
@@ -84,7 +83,8 @@ class SmtpPool:
 
     async def send(self, msg: WireMessage) -> SmtpResult:
         """As `mailer.deliver`: ACCEPTED, REJECTED on a 5xx, TransientSmtpError for anything transient."""
-        timeout = self._settings.smtp_timeout_seconds
+        # A connection is busy for at most its conversation's timeouts; the activity's own bounds it too.
+        timeout = self._settings.smtp_connect_timeout_seconds + self._settings.smtp_mail_timeout_seconds
         try:
             async with asyncio.timeout(timeout):
                 await self._slots.acquire()
@@ -103,25 +103,30 @@ class SmtpPool:
             while True:
                 if conn is None:
                     try:
-                        smtp = await open_connection(self._settings, tls_context=await self._tls_context())
+                        smtp = await open_connection(self._settings)
                         conn = _Connection(smtp)
                     except (aiosmtplib.SMTPException, OSError) as err:
-                        raise server_fault("connecting", err) from None
+                        raise server_fault(self._settings, "connecting", err) from None
                     self.opened += 1
+                if refusal := unsendable(self._settings, conn.smtp, msg):
+                    keep = True
+                    return refusal
                 try:
-                    await send_envelope(conn.smtp, msg)
+                    await send_envelope(self._settings, conn.smtp, msg)
                     break
                 except (aiosmtplib.SMTPException, OSError) as err:
                     if reused and _gone(err):
                         # Died while idle: the server has nothing of this email. Once more, on a new one.
-                        log.info("smtp connection gone before sending; using a new one", error=repr(err))
+                        log.info(
+                            "smtp connection gone before sending; using a new one", error=redact(repr(err))
+                        )
                         conn.smtp.close()
                         conn, reused = None, False
                         continue
                     keep = await self._reset(conn, err)
-                    raise server_fault("MAIL FROM", err) from None
+                    raise server_fault(self._settings, "MAIL FROM", err) from None
             try:
-                await send_content(conn.smtp, msg)
+                await send_content(self._settings, conn.smtp, msg)
             except (aiosmtplib.SMTPException, OSError) as err:
                 keep = await self._reset(conn, err)
                 return rejected_or_raise(err)
@@ -134,12 +139,6 @@ class SmtpPool:
                     self._put_back(conn)
                 else:
                     conn.smtp.close()
-
-    async def _tls_context(self) -> ssl.SSLContext | None:
-        # One context for all connections: building one loads the CA bundle (aiosmtplib: per connection).
-        if self._tls is None and self._settings.smtp_security != "none":
-            self._tls = await asyncio.to_thread(ssl.create_default_context)
-        return self._tls
 
     def _take_idle(self) -> _Connection | None:
         while self._idle:

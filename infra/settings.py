@@ -5,12 +5,13 @@ Unset means the embedded default: the stack `mentorflow dev up` runs on this mac
 
 from __future__ import annotations
 
+from email.utils import formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, validate_email
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Fixed local ports for the embedded stack, so every command finds it without configuration.
@@ -83,8 +84,27 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "tls"] = "none"
-    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
-    mail_from: EmailStr = "mentorflow@localhost.localdomain"
+    # TLS: the name the relay's certificate must carry (unset: MENTORFLOW_SMTP_HOST; set it when the host
+    # is an IP address) and a PEM file of the CAs to trust instead of the system's (a private CA).
+    smtp_tls_server_name: str | None = None
+    smtp_ca_file: Path | None = None
+    # What EHLO names us. Unset: this machine's fully qualified name, refused outside the embedded stack
+    # if that is localhost or has no dot (relays with reject_non_fqdn_helo_hostname refuse it).
+    smtp_ehlo_name: str | None = None
+    # auto: a non-ASCII address goes with SMTPUTF8 when the relay offers it (else that email fails);
+    # off: never (such an address is refused at validation, `smtputf8_possible`).
+    smtp_utf8: Literal["auto", "off"] = "auto"
+    # Timeouts, RFC 5321 4.5.3.2 (connecting is ours: a relay that is down should be noticed quickly).
+    smtp_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_greeting_timeout_seconds: float = Field(default=300.0, gt=0)
+    # MAIL FROM, and the other commands before it (EHLO, STARTTLS, AUTH, RSET).
+    smtp_mail_timeout_seconds: float = Field(default=300.0, gt=0)
+    smtp_rcpt_timeout_seconds: float = Field(default=300.0, gt=0)
+    smtp_data_timeout_seconds: float = Field(default=120.0, gt=0)  # DATA until its 354
+    smtp_data_block_timeout_seconds: float = Field(default=180.0, gt=0)  # each block of the message
+    smtp_data_end_timeout_seconds: float = Field(default=600.0, gt=0)  # the reply to the final "."
+    # "Name <address>" or a bare address.
+    mail_from: str = "mentorflow@localhost.localdomain"
 
     # Participant links.
     # Unset: the web app on this machine (`web_host`:`web_port`), so moving the port moves the links.
@@ -104,6 +124,31 @@ class Settings(BaseSettings):
     def _postgres_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("postgres://", "postgresql://")):
             raise ValueError("must start with postgresql:// or postgres://")
+        return v
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, v: str) -> str:
+        if "\r" in v or "\n" in v:
+            raise ValueError("must be one line")
+        name, address = parseaddr(v)
+        if not address or "@" not in address:
+            raise ValueError("must be an address, optionally with a name: Program <program@example.org>")
+        _, address = validate_email(address)
+        return formataddr((name, address)) if name else address
+
+    @field_validator("smtp_ehlo_name", "smtp_tls_server_name")
+    @classmethod
+    def _host_name(cls, v: str | None) -> str | None:
+        if v is not None and (not v or not v.isascii() or not v.isprintable() or " " in v or len(v) > 255):
+            raise ValueError("must be a host name (or an address literal like [192.0.2.1] for EHLO)")
+        return v
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _readable_file(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError("no such file (a PEM file of CA certificates)")
         return v
 
     @field_validator("temporal_address")
@@ -208,6 +253,14 @@ class Settings(BaseSettings):
         return (self.smtp_host, self.smtp_port or default_port)
 
     @property
+    def mail_from_name(self) -> str:
+        return parseaddr(self.mail_from)[0]
+
+    @property
+    def mail_from_address(self) -> str:
+        return parseaddr(self.mail_from)[1]
+
+    @property
     def mail_dir(self) -> Path:
         return self.state_dir / "mail"
 
@@ -252,3 +305,13 @@ def load_settings(**overrides: object) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+def address_refusal(settings: Settings, address: str) -> str | None:
+    """Why the mailer could never send to `address` under these settings, None if it could: for the
+    roster, CLI and web validation, so an address that validation accepts is one the mailer can send.
+    (With MENTORFLOW_SMTP_UTF8=auto a non-ASCII local part is accepted: it goes if the relay offers
+    SMTPUTF8, else that email fails with the reason.)"""
+    if not address.rpartition("@")[0].isascii() and settings.smtp_utf8 == "off":
+        return "an address with a non-ASCII local part needs SMTPUTF8, and MENTORFLOW_SMTP_UTF8=off"
+    return None

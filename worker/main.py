@@ -13,6 +13,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehavior, PollerBehaviorAutoscaling, Worker
 
 from activities.deps import ActivityDeps
+from activities.mailer import ehlo_name
 from activities.registry import build_activities
 from activities.smtp_pool import SmtpPool
 from infra.logging import get_logger
@@ -74,6 +75,7 @@ async def run_worker(
     settings: Settings, *, stop: asyncio.Event | None = None, client: Client | None = None
 ) -> None:
     """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then shut down gracefully."""
+    await ehlo_name(settings)  # fail closed: a relay would refuse every email of a worker named localhost
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

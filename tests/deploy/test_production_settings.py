@@ -81,6 +81,7 @@ def _production_env(
         "MENTORFLOW_SMTP_HOST": "127.0.0.1",
         "MENTORFLOW_SMTP_PORT": str(smtp_port),
         "MENTORFLOW_SMTP_SECURITY": "none",
+        "MENTORFLOW_SMTP_EHLO_NAME": "worker.mentorship.example.org",
         "MENTORFLOW_MAIL_FROM": "mentorship@example.org",
         "MENTORFLOW_PUBLIC_BASE_URL": "https://mentorship.example.org",
         "MENTORFLOW_LINK_SECRET": "a-production-link-secret-of-enough-length",

@@ -131,7 +131,7 @@ async def smtp_server(tmp_path: Path) -> AsyncIterator[Server]:
             )
         )
         settings = load_settings(
-            state_dir=tmp_path / "state", smtp_port=port, smtp_timeout_seconds=5, metrics_port=0
+            state_dir=tmp_path / "state", smtp_port=port, smtp_mail_timeout_seconds=5, metrics_port=0
         )
         return handler, settings
 
