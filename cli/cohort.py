@@ -94,12 +94,14 @@ async def launch(
 
     from infra.postgres import create_pool
     from infra.temporal_client import connect
+    from store.mentors import sync_mentors
     from workflows.launch import CohortLaunchWorkflow, LaunchInput, LaunchProgress, launch_id
 
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         client = await connect(settings)
         new = await _save(pool, cohort_id, program, start, rows)
+        await sync_mentors(pool, cohort_id)
         total = await pool.fetchval("select count(*) from participants where cohort_id = $1", cohort_id)
     finally:
         await pool.close()
@@ -349,6 +351,13 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     err.print(table("By persona", ["persona", "participants"], list(report.personas.items())))
     err.print(table("Milestones", ["milestone", "participants"], list(report.milestones.items())))
     err.print(table("Emails", list(report.emails), [list(report.emails.values())]))
+    err.print(
+        table(
+            f"Mentors ({len(report.mentors)})",
+            ["mentor", "mentees", "emails sent"],
+            [[m.email, m.mentees, m.digests_sent] for m in report.mentors],
+        )
+    )
     err.print(
         table(
             "Next sends",

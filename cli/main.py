@@ -20,6 +20,7 @@ SUB_APPS: dict[str, str] = {
     "cohort": "cli.cohort",
     "participant": "cli.participant",
     "mail": "cli.mail",
+    "mentor": "cli.mentor",
 }
 
 

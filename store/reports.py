@@ -26,12 +26,19 @@ class NextSend(BaseModel):
     next_nudge_id: str | None = None
 
 
+class MentorCount(BaseModel):
+    email: str
+    mentees: int = 0
+    digests_sent: int = 0
+
+
 class CohortStatus(BaseModel):
     cohort: CohortRow
     personas: dict[str, int] = Field(default_factory=dict)
     milestones: dict[str, int] = Field(default_factory=dict)
     emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | suppressed
     next_sends: list[NextSend] = Field(default_factory=list)
+    mentors: list[MentorCount] = Field(default_factory=list)
 
 
 class TimelineEvent(BaseModel):
@@ -175,6 +182,18 @@ async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int =
             cohort_id,
             next_limit,
         )
+        mentors = await conn.fetch(
+            """
+            select m.email,
+                   (select count(*) from participants p
+                    where p.cohort_id = m.cohort_id and lower(p.mentor_email) = m.email) as mentees,
+                   (select count(*) from mentor_ledger l
+                    where l.cohort_id = m.cohort_id and l.mentor_id = m.mentor_id and l.status = 'sent')
+                       as digests_sent
+            from mentors m where m.cohort_id = $1 order by m.email
+            """,
+            cohort_id,
+        )
     sent = {r["status"]: r["n"] for r in emails}
     return CohortStatus(
         cohort=_cohort_row(row),
@@ -182,6 +201,7 @@ async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int =
         milestones={r["milestone_id"]: r["n"] for r in milestones},
         emails={k: sent.get(k, 0) for k in ("sent", "failed", "sending", "suppressed")},
         next_sends=[NextSend(**dict(r)) for r in upcoming],
+        mentors=[MentorCount(**dict(r)) for r in mentors],
     )
 
 

@@ -1,0 +1,152 @@
+"""`mentorflow mentor list|show`: the cohort's mentors, their mentees and what they were sent."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+
+from cli.errors import CliError
+from cli.output import JSON_OPTION, emit_json, err, say, table
+
+app = typer.Typer(help="Mentors: who they are, their mentees, their digests.", no_args_is_help=True)
+
+
+def _with_pool(func: Any) -> Any:
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+
+    async def go() -> Any:
+        pool = await create_pool(get_settings(), min_size=1, max_size=2)
+        try:
+            return await func(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(go())
+
+
+@app.command("list")
+def list_(
+    cohort: str = typer.Option(..., "--cohort", help="The cohort."),
+    quiet_weeks: int = typer.Option(3, "--quiet-weeks", min=1, help="Weeks without a click: quiet."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Each mentor of the cohort with their mentees, how many are quiet, and their preferences."""
+    from store.mentors import mentor_summaries
+
+    now = datetime.now(UTC)
+
+    async def go(pool: Any) -> Any:
+        if await pool.fetchval("select 1 from cohorts where cohort_id = $1", cohort) is None:
+            raise CliError(f"no cohort {cohort!r} (see `mentorflow cohort list`)")
+        return await mentor_summaries(pool, cohort, now=now, quiet_weeks=quiet_weeks)
+
+    summaries = _with_pool(go)
+    if as_json:
+        emit_json([s.model_dump(mode="json") for s in summaries])
+        return
+    rows = [
+        [
+            s.mentor.email,
+            s.mentor.name,
+            s.mentor.timezone,
+            s.mentees,
+            s.quiet,
+            s.mentor.digest if s.mentor.unsubscribed_at is None else "unsubscribed",
+            "on" if s.mentor.prompts else "off",
+            f"{s.mentor.last_digest_at:%Y-%m-%d %H:%M} UTC" if s.mentor.last_digest_at else None,
+        ]
+        for s in summaries
+    ]
+    err.print(
+        table(
+            f"Mentors of {cohort} ({len(rows)})",
+            ["email", "name", "zone", "mentees", "quiet", "digest", "prompts", "last digest"],
+            rows,
+        )
+    )
+
+
+@app.command()
+def show(
+    email: str = typer.Argument(..., metavar="EMAIL"),
+    cohort: str | None = typer.Option(None, "--cohort", help="Needed when the mentor is in several cohorts."),
+    quiet_weeks: int = typer.Option(3, "--quiet-weeks", min=1, help="Weeks without a click: quiet."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The mentor, each mentee (mode, personas, milestones, last click) and the emails sent to them."""
+    from store.mentors import find_mentor, mentees
+
+    now = datetime.now(UTC)
+
+    async def go(pool: Any) -> Any:
+        found = [m for m in await find_mentor(pool, email) if cohort is None or m.cohort_id == cohort]
+        if not found:
+            where = f" in cohort {cohort!r}" if cohort else ""
+            raise CliError(f"no mentor {email!r}{where} (see `mentorflow mentor list --cohort C`)")
+        if len(found) > 1:
+            raise CliError(
+                f"mentor {email!r} is in cohorts {', '.join(m.cohort_id for m in found)}; add --cohort"
+            )
+        mentor = found[0]
+        group = await mentees(pool, mentor, now=now, quiet_weeks=quiet_weeks)
+        emails = await pool.fetch(
+            """
+            select nudge_id, status, scheduled_at, subject from mentor_ledger
+            where cohort_id = $1 and mentor_id = $2 order by scheduled_at
+            """,
+            mentor.cohort_id,
+            mentor.mentor_id,
+        )
+        return mentor, group, [dict(r) for r in emails]
+
+    mentor, group, emails = _with_pool(go)
+    if as_json:
+        emit_json(
+            {
+                "mentor": mentor.model_dump(mode="json"),
+                "mentees": [m.model_dump(mode="json") for m in group],
+                "emails": emails,
+            }
+        )
+        return
+    also = ", also a participant" if mentor.is_participant else ""
+    err.print(
+        f"[bold]{mentor.name}[/bold] <{mentor.email}> · mentor in {mentor.cohort_id}{also} · "
+        f"{mentor.timezone}, "
+        f"digest {mentor.digest} on {mentor.digest_day} at {mentor.send_time:%H:%M}, "
+        f"prompts {'on' if mentor.prompts else 'off'}"
+    )
+    if mentor.unsubscribed_at:
+        say(f"unsubscribed on {mentor.unsubscribed_at:%Y-%m-%d %H:%M} UTC")
+    err.print(
+        table(
+            f"Mentees ({len(group)})",
+            ["participant", "name", "mode", "personas", "milestones", "last click", "quiet"],
+            [
+                [
+                    m.participant_id,
+                    m.name,
+                    m.mode or "not started",
+                    ", ".join(m.personas) or None,
+                    len(m.milestones),
+                    f"{m.last_click:%Y-%m-%d}" if m.last_click else None,
+                    "yes" if m.quiet else None,
+                ]
+                for m in group
+            ],
+        )
+    )
+    err.print(
+        table(
+            "Emails",
+            ["scheduled (UTC)", "email", "status", "subject"],
+            [
+                [f"{e['scheduled_at']:%Y-%m-%d %H:%M}", e["nudge_id"], e["status"], e["subject"]]
+                for e in emails
+            ],
+        )
+    )

@@ -1,0 +1,95 @@
+"""Mentors in Postgres from the roster's mentor_email; `mentor list|show`; the mentors of `cohort status`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from infra.settings import Settings
+from store.mentors import mentor_id_for, sync_mentors
+from tests.cli.stack import cli, roster, write_program
+from tests.cli.test_launch import START
+from tests.reports.test_cohort_report import COHORT, seed
+
+
+async def _seed(pool: asyncpg.Pool) -> None:
+    await seed(pool, datetime.now(UTC))
+    # p4's mentor is p5, a participant too (the roster's case is kept; mentors are matched without it).
+    await pool.execute("update participants set mentor_email = 'P5@Example.org' where participant_id = 'p4'")
+    assert await sync_mentors(pool, COHORT) == 3
+    assert await sync_mentors(pool, COHORT) == 0  # a re-run of the launch adds nobody twice
+
+
+async def test_mentors_from_the_roster(db_pool: asyncpg.Pool) -> None:
+    await _seed(db_pool)
+    rows = await db_pool.fetch("select mentor_id, email, name, timezone from mentors order by email")
+    assert [(r["email"], r["name"]) for r in rows] == [
+        ("amara@mentors.org", "amara"),
+        ("bo@mentors.org", "bo"),
+        ("p5@example.org", "Dr. P5 Ñandú"),  # also a participant: their own name and zone
+    ]
+    assert all(
+        r["mentor_id"] == mentor_id_for(r["email"]) and r["timezone"] == "America/New_York" for r in rows
+    )
+    assert mentor_id_for("P5@Example.org ") == mentor_id_for("p5@example.org")
+
+
+async def test_mentor_list_show_and_cohort_status(
+    settings: Settings, db_pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    await _seed(db_pool)
+    listed = await cli(settings, "mentor", "list", "--cohort", COHORT, "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    by_email = {s["mentor"]["email"]: s for s in json.loads(listed.stdout)}
+    assert (by_email["amara@mentors.org"]["mentees"], by_email["amara@mentors.org"]["quiet"]) == (2, 1)
+    assert (by_email["bo@mentors.org"]["mentees"], by_email["bo@mentors.org"]["quiet"]) == (1, 1)
+    table = await cli(settings, "mentor", "list", "--cohort", COHORT, cwd=tmp_path)
+    assert "amara@mentors.org" in table.stderr and "Mentors of rep1 (3)" in table.stderr
+
+    shown = await cli(settings, "mentor", "show", "AMARA@mentors.org", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert [m["participant_id"] for m in detail["mentees"]] == ["p1", "p3"]
+    p1 = detail["mentees"][0]
+    assert p1["milestones"] == ["followed_ten", "followed_institution"] and p1["quiet"] is False
+    assert detail["mentees"][1]["quiet"] is True
+    also = await cli(settings, "mentor", "show", "p5@example.org", cwd=tmp_path)
+    assert "also a participant" in also.stderr and "p4" in also.stderr
+
+    missing = await cli(settings, "mentor", "show", "nobody@x.org", cwd=tmp_path)
+    assert missing.returncode == 2 and "no mentor 'nobody@x.org'" in missing.stderr
+    no_cohort = await cli(settings, "mentor", "list", "--cohort", "nope", cwd=tmp_path)
+    assert no_cohort.returncode == 2 and "no cohort 'nope'" in no_cohort.stderr
+
+    status = await cli(settings, "cohort", "status", COHORT, "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    mentors = {m["email"]: m["mentees"] for m in json.loads(status.stdout)["mentors"]}
+    assert mentors == {"amara@mentors.org": 2, "bo@mentors.org": 1, "p5@example.org": 1}
+    text = await cli(settings, "cohort", "status", COHORT, cwd=tmp_path)
+    assert "Mentors (3)" in text.stderr and "bo@mentors.org" in text.stderr
+
+
+async def test_cohort_start_saves_the_rosters_mentors(
+    settings: Settings, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    program = write_program(tmp_path / "program")
+    rows = [
+        "a1,Ada One,a1@example.org,Europe/Paris,tue,08:30,consumer,Lee@Mentors.org,,",
+        "a2,Ada Two,a2@example.org,Europe/Paris,tue,08:30,consumer,lee@mentors.org,,",
+        "a3,Ada Three,a3@example.org,Asia/Tokyo,tue,08:30,consumer,,,",
+    ]
+    path = roster(tmp_path / "roster.csv", rows)
+    args = ["cohort", "start", str(path), "--cohort", "mc1", "--program", str(program), "--start-date", START]
+    started = await cli(settings, *args, "--no-wait", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    row = await db_pool.fetchrow("select email, name, timezone from mentors where cohort_id = 'mc1'")
+    assert row is not None and dict(row) == {
+        "email": "lee@mentors.org",
+        "name": "lee",
+        "timezone": "Europe/Paris",
+    }
