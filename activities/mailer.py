@@ -197,6 +197,12 @@ def _encoded_words(value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{binascii.b2a_base64(w, newline=False).decode()}?=" for w in words)
 
 
+def _displayable(value: str) -> str:
+    """Text for a reader: control characters (which a name or subject should never hold, and readers
+    flag) become spaces."""
+    return value if value.isprintable() else "".join(c if c.isprintable() or c == " " else " " for c in value)
+
+
 def _plain(value: str) -> bool:
     """Text that reads the same as it is written: printable ASCII, single spaces, nothing that looks
     like an encoded word."""
@@ -204,7 +210,7 @@ def _plain(value: str) -> bool:
 
 
 def _unstructured(header: str, value: str) -> str:
-    _no_line_break(header, value)
+    value = _displayable(_no_line_break(header, value))
     if _plain(value) and value == value.strip() and len(header) + 2 + len(value) <= _MAX_LINE:
         return value
     return _encoded_words(value)
@@ -213,7 +219,7 @@ def _unstructured(header: str, value: str) -> str:
 def _mailbox(header: str, name: str, address: str) -> str:
     """`name <address>` on one short line when the name is plain; otherwise the name as encoded words
     and the address on a line of its own. Either way no line exceeds 998 octets."""
-    _no_line_break(header, name)
+    name = _displayable(_no_line_break(header, name))
     if not name:
         return address
     if _plain(name) and name == name.strip():

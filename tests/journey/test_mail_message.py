@@ -10,10 +10,14 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from activities.mailer import OutgoingEmail, SmtpOutcome, build_message, deliver
 from infra.settings import load_settings
@@ -113,3 +117,66 @@ def test_envelope_is_the_bare_addresses() -> None:
 def test_no_header_injection(field: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="line break"):
         build_message(_email(**field), "mentorflow@example.org")
+
+
+# Any text a roster, a form or a program could hold, but CR/LF (refused: header injection) and lone
+# surrogates (not text).
+_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=1200)
+_NAMES = st.one_of(
+    _TEXT,
+    st.text(st.sampled_from('"\\ ,;:<>()@.=?é\t'), max_size=1200),  # quotes, specials, encoded-word look
+    st.builds(lambda n: "x" * n, st.integers(0, 2000)),
+)
+_NON_ASCII_LOCAL = st.sampled_from(["josé", "ünïcode.ñame", "张伟"])
+_ADDRESSES = st.one_of(st.emails(), st.builds("{}@example.org".format, _NON_ASCII_LOCAL))
+
+
+def _shown(text: str) -> str:
+    """What a reader should see: control characters as spaces."""
+    return "".join(c if c.isprintable() or c == " " else " " for c in text)
+
+
+def _rfc2047(value: str) -> str:
+    """A header value decoded as RFC 2047 says (whitespace between adjacent encoded words ignored)."""
+    return str(make_header(decode_header(value)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=_NAMES, address=_ADDRESSES, subject=_TEXT, sender_name=_NAMES)
+def test_every_header_line_is_short_and_parses_back_as_written(
+    name: str, address: str, subject: str, sender_name: str
+) -> None:
+    sender = formataddr((sender_name, "program@example.net")) if sender_name else "program@example.net"
+    try:
+        msg = build_message(_email(to_name=name, to_address=address, subject=subject), sender)
+    except ValueError as err:
+        # Only an address beyond RFC 5321's limits may be refused, and the error never quotes it.
+        assert len(address.encode()) > 254 and address not in str(err)
+        return
+    head, _, _ = msg.data.partition(b"\r\n\r\n")
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert b"\n" not in head.replace(b"\r\n", b"") and b"\r" not in head.replace(b"\r\n", b"")
+    # RFC 6532: headers are UTF-8 only when an address needs it (and then SMTPUTF8 carries it).
+    assert head.isascii() or msg.smtputf8
+    parsed = email.message_from_string(msg.data.decode(), policy=email.policy.SMTPUTF8)
+    assert not parsed.defects
+    [to] = parsed["To"].addresses
+    assert [type(d).__name__ for d in parsed["To"].defects] == (
+        [] if to.username.isascii() else ["NonASCIILocalPartDefect"]
+    )
+    assert to.addr_spec == msg.recipients[0]
+    [sent_by] = parsed["From"].addresses
+    assert sent_by.addr_spec == "program@example.net" and not parsed["From"].defects
+    assert not parsed["Subject"].defects and parsed["Subject"] == _shown(subject)
+    # Names: the stdlib reads what we wrote, up to whitespace (its phrase parser puts a space between
+    # adjacent encoded words, which RFC 2047 6.2 says to ignore); an RFC 2047 decoder reads it exactly.
+    raw = dict(parsed.raw_items())
+    for written, read, header in ((name, to, "To"), (parseaddr(sender)[0], sent_by, "From")):
+        assert read.display_name.split() == _shown(written).split() or (
+            "".join(read.display_name.split()) == "".join(_shown(written).split())
+        )
+        phrase = raw[header].rpartition("<")[0].strip()
+        if phrase.startswith("=?"):
+            assert _rfc2047(phrase) == _shown(written)
+        else:
+            assert read.display_name == _shown(written)
