@@ -7,6 +7,7 @@ the journey goes on to its next email.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
@@ -202,3 +203,44 @@ async def test_worker_replaced_mid_journey_loses_and_repeats_nothing(
     assert len(ledger) == 6, [r["nudge_key"] for r in ledger]
     assert len(list(handler.mail_dir.glob("*.eml"))) == len(ledger)
     assert handler.rcpt_calls == len(ledger)
+
+
+REPLY_550 = "550 5.1.1 <lea@example.org>: Recipient address rejected: User unknown in virtual alias table"
+
+
+async def test_smtp_replies_naming_the_address_stay_in_postgres(
+    time_skipping_env: WorkflowEnvironment,
+    database: str,
+    scripted_smtp: tuple[ScriptedSmtp, int],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 451 then a 550 that name the recipient: the full replies in the ledger row; in the journey's
+    history (activity results and failures) and the worker's log only `<address>`."""
+    handler, port = scripted_smtp
+    handler.replies = [
+        "451 4.2.0 <lea@example.org>: Recipient address rejected: greylisted",
+        REPLY_550,
+    ]
+    caplog.set_level(logging.DEBUG)
+    ledger = await _run_first_week(time_skipping_env, database, port, tmp_path)
+    assert [(r["kind"], r["status"]) for r in ledger] == [("welcome", "failed"), ("track", "sent")]
+    assert ledger[0]["error"] == REPLY_550
+    # Every run of the journey (it continues as new), newest first.
+    raw, run_id = b"", ""
+    while True:
+        handle = time_skipping_env.client.get_workflow_handle(ledger[0]["workflow_id"], run_id=run_id or None)
+        history = await handle.fetch_history()
+        # Payloads sit in the serialized events as they are (the JSON form would base64 them).
+        raw += b"".join(event.SerializeToString() for event in history.events)
+        started = history.events[0].workflow_execution_started_event_attributes
+        if not (run_id := started.continued_execution_run_id):
+            break
+    assert b"User unknown" in raw  # the 550 is there, redacted
+    assert b"lea@example.org" not in raw and b"lea@" not in raw
+    # The worker's log: everything but the scripted relay's own (aiosmtpd's "mail.log").
+    worker_records = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    formatter = logging.Formatter()
+    logged = "".join(formatter.format(r) + repr(vars(r)) for r in worker_records)
+    assert "greylisted" in logged and "User unknown" in logged  # the worker logged both replies...
+    assert "lea@example.org" not in logged  # ...without the address
