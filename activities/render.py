@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
-from typing import Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template
 from markdown_it import MarkdownIt
 
 from domain.personas import Persona
 from domain.program import Program
+from domain.template_context import TEMPLATES, NudgeContext
 
-# Program authors write templates; a sandbox keeps a bad template from reaching Python internals.
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 # html=False: a participant's name or a conference title can never inject markup.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
@@ -23,7 +20,7 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 @lru_cache(maxsize=1024)
 def _template(source: str) -> Template:
     """Compiled once per distinct source: compiling is most of rendering, and a program has a few dozen."""
-    return _JINJA.from_string(source)
+    return TEMPLATES.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -39,14 +36,16 @@ class RenderedNudge:
     html: str
 
 
-def render_nudge(
-    program: Program, nudge_id: str, context: dict[str, Any], links: list[Link]
-) -> RenderedNudge:
+def render_nudge(program: Program, nudge_id: str, context: NudgeContext, links: list[Link]) -> RenderedNudge:
+    """Raises what the template raises (an unknown variable, a failing filter): retrying cannot fix it."""
     spec = next(n for n in program.spec.nudges if n.id == nudge_id)
-    subject = _template(spec.subject).render(context).strip()
-    body_md = _template(program.bodies[nudge_id]).render(context).strip()
+    plain = context.values()
+    subject = _template(spec.subject).render(plain).strip()
+    body_text = _template(program.bodies[nudge_id]).render(plain).strip()
+    # The HTML is rendered from a second pass where participant-typed values are escaped for Markdown.
+    body_md = _template(program.bodies[nudge_id]).render(context.values(markdown=True)).strip()
     link_lines = "\n".join(f"- {link.label}: {link.url}" for link in links)
-    text = f"{body_md}\n\n{link_lines}\n" if links else f"{body_md}\n"
+    text = f"{body_text}\n\n{link_lines}\n" if links else f"{body_text}\n"
     buttons = "".join(
         f'<li style="margin:0 0 8px"><a href="{escape(link.url)}">{escape(link.label)}</a></li>'
         for link in links

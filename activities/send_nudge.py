@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
@@ -18,6 +17,7 @@ from activities.mailer import (
 from activities.render import Link, milestone_title, persona_title, render_nudge
 from activities.smtp_pool import SmtpPool
 from domain.program import Program
+from domain.template_context import NudgeContext
 from infra.links import Action, link_url, sign_link
 from infra.settings import Settings
 from store.programs import ProgramCache
@@ -83,19 +83,23 @@ async def send_nudge(
         return await _settle(pool, data, SendStatus.SUPPRESSED, message_id, "paused")
 
     program = await programs.get(pool, data.cohort_id)
-    context: dict[str, Any] = {
-        "first_name": person["name"].split()[0] if person["name"].split() else person["name"],
-        "program_title": program.spec.title,
-        "mentor_name": person["mentor"] or "",
-        "mission": person["mission"] or "",
-        "personas": [persona_title(p) for p in data.personas],
-        "achieved": [milestone_title(program, m) for m in data.achieved],
-        "weeks_left": data.weeks_left,
-        "conference": data.conference.model_dump() if data.conference else None,
-    }
+    context = NudgeContext(
+        first_name=person["name"].split()[0] if person["name"].split() else person["name"],
+        program_title=program.spec.title,
+        mentor_name=person["mentor"] or "",
+        mission=person["mission"] or "",
+        personas=[persona_title(p) for p in data.personas],
+        achieved=[milestone_title(program, m) for m in data.achieved],
+        weeks_left=data.weeks_left,
+        conference=data.conference.model_dump() if data.conference else None,
+    )
     links = action_links(settings, program, data, now)
     unsubscribe = links[-1].url
-    rendered = render_nudge(program, data.nudge_id, context, links)
+    try:
+        rendered = render_nudge(program, data.nudge_id, context, links)
+    except Exception as err:  # a template fault fails every attempt alike: this email fails, once
+        reason = f"the nudge could not be rendered: {type(err).__name__}: {redact(str(err))}"
+        return await _settle(pool, data, SendStatus.FAILED, message_id, reason)
     email = OutgoingEmail(
         to_name=person["name"],
         to_address=person["email"],
@@ -106,7 +110,12 @@ async def send_nudge(
         unsubscribe_url=unsubscribe,
         date=now,
     )
-    result = await deliver(settings, build_message(email, settings.mail_from), smtp=smtp)
+    try:
+        message = build_message(email, settings.mail_from)
+    except ValueError as err:  # e.g. a line break in the name: the same on every attempt
+        reason = f"the message could not be built: {redact(str(err))}"
+        return await _settle(pool, data, SendStatus.FAILED, message_id, reason, rendered.subject)
+    result = await deliver(settings, message, smtp=smtp)
     if result.outcome is SmtpOutcome.REJECTED:
         # The full reply (it may name the address) in Postgres; the result (Temporal) redacted.
         return await _settle(

@@ -324,18 +324,25 @@ def conference(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a conference: a prep email before, daily emails during, a recap after."""
+    from pydantic import ValidationError
+
     from domain import AddConference
 
     starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
-    cmd = AddConference(
-        command_id=command_id("conference"),
-        conference_id=f"staff-{starts_on:%Y%m%d}-{uuid.uuid4().hex[:8]}",
-        name=name,
-        hashtag=hashtag if not hashtag or hashtag.startswith("#") else f"#{hashtag}",
-        starts_on=starts_on,
-        ends_on=ends_on,
-        timezone=timezone,
-    )
+    try:
+        cmd = AddConference(
+            command_id=command_id("conference"),
+            conference_id=f"staff-{starts_on:%Y%m%d}-{uuid.uuid4().hex[:8]}",
+            name=name,
+            hashtag=hashtag if not hashtag or hashtag.startswith("#") else f"#{hashtag}",
+            starts_on=starts_on,
+            ends_on=ends_on,
+            timezone=timezone,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = str(first.get("ctx", {}).get("error", first["msg"]))
+        raise CliError(f"--{first['loc'][0]}: {reason}") from None
     steer(participant_id, cohort, "add_conference", cmd, as_json)
 
 

@@ -66,6 +66,11 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def load_roster(path: Path, *, program: ProgramSpec, today: date) -> Roster:
+def load_roster(path: Path, *, program: ProgramSpec, today: date, smtputf8: bool | None = None) -> Roster:
     header, rows = read_rows(path)
-    return validate_roster(header, rows, program=program, today=today)
+    if smtputf8 is None:
+        from infra.settings import get_settings
+
+        # The mailer's rule: a non-ASCII local part is sendable unless MENTORFLOW_SMTP_UTF8=off.
+        smtputf8 = get_settings().smtp_utf8 != "off"
+    return validate_roster(header, rows, program=program, today=today, smtputf8=smtputf8)

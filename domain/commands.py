@@ -12,6 +12,7 @@ from domain.events import UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, ProgramSpec, Weekdays, send_preference_problems
 from domain.state import JourneyState
+from domain.text import PlainText
 from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
 
 # Longer "conferences" would make a burst the journey's normal cadence.
@@ -63,8 +64,8 @@ class Resume(_Command):
 class AddConference(_Command):
     type: Literal["add_conference"] = "add_conference"
     conference_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    hashtag: str = ""
+    name: PlainText = Field(min_length=1)
+    hashtag: PlainText = ""
     starts_on: date
     ends_on: date
     timezone: str | None = None  # None: the participant's

@@ -25,6 +25,8 @@ from pydantic import (
 )
 
 from domain.personas import Persona
+from domain.template_context import TEMPLATES, sample_contexts, template_line
+from domain.text import PlainText
 from domain.timing import WEEKDAYS, Weekday, in_quiet_hours
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -134,7 +136,7 @@ def send_preference_problems(
 class Milestone(_Frozen):
     id: Slug
     persona: PersonaField
-    title: str = Field(min_length=1)
+    title: PlainText = Field(min_length=1)
 
 
 class Suggestion(_Frozen):
@@ -163,7 +165,7 @@ class NudgeSpec(_Frozen):
     kind: NudgeKind
     persona: PersonaField | None = None
     order: int | None = Field(default=None, ge=0)
-    subject: str = Field(min_length=1)
+    subject: PlainText = Field(min_length=1)
     milestones: tuple[str, ...] = ()
     suggests: PersonaField | None = None
 
@@ -177,7 +179,7 @@ class NudgeSpec(_Frozen):
 
 class ProgramSpec(_Frozen):
     name: ProgramName
-    title: str = Field(min_length=1)
+    title: PlainText = Field(min_length=1)
     duration_weeks: int = Field(ge=1, le=520)
     schedule: Schedule = Schedule()
     milestones: tuple[Milestone, ...] = ()
@@ -266,7 +268,7 @@ class ProgramError(ValueError):
 
 class _ProgramToml(_Frozen):
     name: ProgramName
-    title: str = Field(min_length=1)
+    title: PlainText = Field(min_length=1)
     duration_weeks: int = Field(ge=1, le=520)
     schedule: Schedule = Schedule()
     milestones: tuple[Milestone, ...] = ()
@@ -372,11 +374,38 @@ def _parse_nudge(file: str, text: str, problems: list[Problem]) -> tuple[NudgeSp
             problems.append(Problem(file, "order", f"only for kind 'track', not {nudge.kind.value!r}"))
     if not body.strip():
         problems.append(Problem(file, "body", "empty"))
+    syntax_ok = True
     for field, source in (("subject", nudge.subject), ("body", body)):
         problem = _template_problem(file, field, source)
         if problem:
             problems.append(problem)
+            syntax_ok = False
+    if syntax_ok:
+        problems.extend(_render_problems(file, text, nudge, body))
     return nudge, body
+
+
+_BURST_KINDS = (NudgeKind.BURST_PREP, NudgeKind.BURST_DAILY, NudgeKind.BURST_RECAP)
+
+
+def _render_problems(file: str, text: str, nudge: NudgeSpec, body: str) -> list[Problem]:
+    """Render the subject and body with sample values, as the sender would: an unknown variable (a typo)
+    or a failing filter is reported as `file: line N: reason`."""
+    body_offset = text[: len(text) - len(body)].count("\n") if body and text.endswith(body) else 0
+    subject_line = next(
+        (i + 1 for i, line in enumerate(text.splitlines()) if line.lstrip().startswith("subject")), 1
+    )
+    problems: list[Problem] = []
+    for field, source, first_line in (("subject", nudge.subject, subject_line), ("body", body, body_offset)):
+        for context in sample_contexts(conference=nudge.kind in _BURST_KINDS):
+            try:
+                TEMPLATES.from_string(source).render(context.values())
+            except Exception as exc:  # any error here would fail the email at send time, every time
+                line = template_line(exc)
+                where = first_line if field == "subject" or line is None else first_line + line
+                problems.append(Problem(file, "", f"line {where}: {field}: {exc}"))
+                break
+    return problems
 
 
 def parse_program(files: Mapping[str, str], *, origin: str = "") -> Program:

@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from typing import NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.personas import Persona
 from domain.program import ProgramSpec, Schedule, send_preference_problems
+from domain.text import PlainText, check_address, text_problem
 from domain.timing import WEEKDAYS, Weekday, in_quiet_hours, is_valid_zone, local_datetime, weekday_of
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("participant_id", "name", "email", "timezone")
@@ -39,7 +40,6 @@ COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _LIST_SEP = re.compile(r"[,;\s]+")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$")
-_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 T = TypeVar("T")
 _DAY_NAMES = {
     "monday": "mon",
@@ -58,7 +58,7 @@ _DAY_NAMES = {
 class RosterConference(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    name: str
+    name: PlainText
     starts_on: date
     ends_on: date
     timezone: str | None = None
@@ -180,6 +180,10 @@ def parse_conferences(value: str, today: date) -> tuple[RosterConference, ...]:
         hashtag = parts[4] if len(parts) > 4 else ""
         if not name:
             raise ValueError(f"conference {item!r} has no name")
+        for what, text in (("name", name), ("hashtag", hashtag)):
+            problem = text_problem(text)
+            if problem:
+                raise ValueError(f"conference {what} {problem}")
         try:
             starts_on = date.fromisoformat(start_text)
             ends_on = date.fromisoformat(end_text)
@@ -199,12 +203,9 @@ def parse_conferences(value: str, today: date) -> tuple[RosterConference, ...]:
     return tuple(out)
 
 
-def parse_email(value: str) -> str:
-    try:
-        return _EMAIL.validate_python(value.strip())
-    except ValidationError as exc:
-        reason = str(exc.errors()[0].get("ctx", {}).get("reason", "")) or exc.errors()[0]["msg"]
-        raise ValueError(f"not a valid email address: {reason}") from None
+def parse_email(value: str, *, smtputf8: bool = False) -> str:
+    """An address the relay can take (see `domain.text.check_address`)."""
+    return check_address(value, smtputf8=smtputf8)
 
 
 class _RowChecker:
@@ -240,8 +241,11 @@ def validate_roster(
     program: ProgramSpec,
     today: date,
     header_line: int = 1,
+    smtputf8: bool = False,
 ) -> Roster:
-    """Check the header, then every row; duplicates of an id or email point at the first line holding it."""
+    """Check the header, then every row; duplicates of an id or email point at the first line holding it.
+
+    `smtputf8`: the relay takes non-ASCII local parts (`josé@...`); otherwise such rows are refused."""
     problems: list[RosterProblem] = []
     columns = [normalize_column(h) for h in header]
     for i, col in enumerate(columns):
@@ -265,7 +269,9 @@ def validate_roster(
     for line, values in rows:
         cells = {col: (values[i] if i < len(values) else "") for i, col in enumerate(columns) if col}
         check = _RowChecker(line, cells, problems)
-        row = _check_row(check, schedule_defaults=(schedule.send_days, schedule.send_time), today=today)
+        row = _check_row(
+            check, schedule_defaults=(schedule.send_days, schedule.send_time), today=today, smtputf8=smtputf8
+        )
         pid, email = check.text("participant_id"), check.text("email").lower()
         if pid and pid in first_id:
             check.fail("participant_id", f"duplicate participant id (first on line {first_id[pid]})")
@@ -286,7 +292,11 @@ def validate_roster(
 
 
 def _check_row(
-    check: _RowChecker, *, schedule_defaults: tuple[tuple[Weekday, ...], time], today: date
+    check: _RowChecker,
+    *,
+    schedule_defaults: tuple[tuple[Weekday, ...], time],
+    today: date,
+    smtputf8: bool,
 ) -> RosterRow | None:
     pid = check.text("participant_id")
     if not pid:
@@ -299,12 +309,16 @@ def _check_row(
     name = check.text("name")
     if not name:
         check.fail("name", "required")
+    for column in ("name", "mission"):
+        problem = text_problem(check.text(column))
+        if problem:
+            check.fail(column, problem)
 
     email = check.text("email")
     if not email:
         check.fail("email", "required")
     else:
-        email = check.parsed("email", parse_email, email)
+        email = check.parsed("email", lambda v: parse_email(v, smtputf8=smtputf8), email)
     zone_name = check.text("timezone")
     if not zone_name:
         check.fail("timezone", "required")
@@ -316,7 +330,7 @@ def _check_row(
     personas = check.parsed("personas", parse_personas, no_personas)
     mentor = check.text("mentor_email") or None
     if mentor is not None:
-        mentor = check.parsed("mentor_email", parse_email, mentor)
+        mentor = check.parsed("mentor_email", lambda v: parse_email(v, smtputf8=smtputf8), mentor)
     no_conferences: tuple[RosterConference, ...] = ()
     conferences = check.parsed("conferences", lambda v: parse_conferences(v, today), no_conferences)
     if check.bad:
