@@ -455,66 +455,63 @@ def _print_report(r: Any) -> None:
 # ---- steering a whole cohort ----------------------------------------------------------------------------
 
 
-def steer_cohort(cohort: str, update: str, make: Any, as_json: bool, before: Any = None) -> None:
-    """Send one update to every journey of the cohort; rejections are counted with their reasons."""
-    from cli.steer import send_update
-    from infra.postgres import create_pool
+def steer_cohort(cohort: str, make: Any, as_json: bool, write: Any = None) -> None:
+    """Send one command to every journey of the cohort through the steering service; rejections are
+    counted by code."""
+    from cli.steer import staff_reason, with_steering
+    from domain import RejectionCode
     from infra.settings import get_settings
-    from infra.temporal_client import connect
+    from steering import Applied, Pending, Rejected, Steering
+    from store.intents import find_participant
     from store.reports import cohort_participants, journey_modes
+    from workflows.contract import journey_id
 
-    settings = get_settings()
+    batch = uuid.uuid4().hex[:12]
+    kind = make("probe").type
 
-    async def go() -> dict[str, Any]:
-        pool = await create_pool(settings, min_size=1, max_size=4)
-        try:
-            client = await connect(settings)
-            ids = await cohort_participants(pool, cohort)
-            if not ids:
-                raise CliError(f"no cohort {cohort!r} (or it has no participants)")
-            gate = asyncio.Semaphore(STEER_CONCURRENCY)
-            batch = uuid.uuid4().hex[:12]
-            outcome: dict[str, Any] = {"applied": 0, "rejected": {}, "ended": {}, "missing": 0}
-            missing: list[str] = []
+    async def go(pool: Any, steering: Steering) -> dict[str, Any]:
+        ids = await cohort_participants(pool, cohort)
+        if not ids:
+            raise CliError(f"no cohort {cohort!r} (or it has no participants)")
+        gate = asyncio.Semaphore(STEER_CONCURRENCY)
+        outcome: dict[str, Any] = {"applied": 0, "rejected": {}, "ended": {}, "pending": 0}
+        closed: list[str] = []
 
-            async def one(pid: str) -> None:
-                async with gate:
-                    if before is not None:
-                        await before(pool, cohort, pid)
-                    ok, reason = await send_update(
-                        client, cohort, pid, update, make(f"staff-cohort-{update}-{batch}")
-                    )
-                    if ok:
+        async def one(pid: str) -> None:
+            async with gate:
+                participant = await find_participant(pool, journey_id(cohort, pid))
+                assert participant is not None
+                command = make(f"staff-cohort-{kind}-{batch}-{pid}")
+                match await steering.send(participant, command, write=write):
+                    case Applied():
                         outcome["applied"] += 1
-                    elif reason is None:
-                        missing.append(pid)
-                    else:
+                    case Pending():
+                        outcome["pending"] += 1
+                    case Rejected(code=RejectionCode.JOURNEY_CLOSED):
+                        closed.append(pid)
+                    case Rejected(code=code, message=message):
+                        reason = staff_reason(code, message)
                         outcome["rejected"][reason] = outcome["rejected"].get(reason, 0) + 1
 
-            await asyncio.gather(*(one(p) for p in ids))
-            # No running journey: one that ended (its workflow closed) is counted as what it became.
-            modes = await journey_modes(pool, cohort, missing)
-            for pid in missing:
-                mode = modes.get(pid)
-                if mode in ("unsubscribed", "completed"):
-                    outcome["ended"][mode] = outcome["ended"].get(mode, 0) + 1
-                else:
-                    outcome["missing"] += 1
-            return outcome
-        finally:
-            await pool.close()
+        await asyncio.gather(*(one(p) for p in ids))
+        # A journey that ended (its workflow completed) is counted as what it became.
+        modes = await journey_modes(pool, cohort, closed)
+        for pid in closed:
+            mode = modes.get(pid, "completed")
+            outcome["ended"][mode] = outcome["ended"].get(mode, 0) + 1
+        return outcome
 
-    outcome = asyncio.run(go())
+    outcome = asyncio.run(with_steering(get_settings(), go))
     if as_json:
-        emit_json({"cohort_id": cohort, "update": update, **outcome})
+        emit_json({"cohort_id": cohort, "update": kind, **outcome})
         return
-    say(f"cohort {cohort}: {update} applied to {outcome['applied']} journeys")
+    say(f"cohort {cohort}: {kind} applied to {outcome['applied']} journeys")
     for reason, n in outcome["rejected"].items():
         say(f"  {n} rejected: {reason}")
     for mode, n in outcome["ended"].items():
         say(f"  {n} left alone: {'unsubscribed' if mode == 'unsubscribed' else 'journey completed'}")
-    if outcome["missing"]:
-        say(f"  {outcome['missing']} have no journey yet (launch still running?)")
+    if outcome["pending"]:
+        say(f"  {outcome['pending']} recorded, not applied yet (no journey yet, Temporal unreachable)")
 
 
 @app.command()
@@ -527,26 +524,21 @@ def pause(
 ) -> None:
     """Pause every journey of the cohort: no emails until the date (or `cohort resume`)."""
     from domain import Pause
-    from store.cohorts import mark_paused
+    from store.intents import ParticipantWrite
 
     when = until_option(until)
-
-    async def before(pool: Any, c: str, pid: str) -> None:
-        await mark_paused(pool, c, pid, when)
-
-    steer_cohort(cohort, "pause", lambda cid: Pause(command_id=cid, until=when), as_json, before)
+    steer_cohort(
+        cohort, lambda cid: Pause(command_id=cid, until=when), as_json, ParticipantWrite(paused_until=when)
+    )
 
 
 @app.command()
 def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
     """Resume every paused journey of the cohort."""
     from domain import Resume
-    from store.cohorts import mark_paused
+    from store.intents import ParticipantWrite
 
-    async def before(pool: Any, c: str, pid: str) -> None:
-        await mark_paused(pool, c, pid, None)
-
-    steer_cohort(cohort, "resume", lambda cid: Resume(command_id=cid), as_json, before)
+    steer_cohort(cohort, lambda cid: Resume(command_id=cid), as_json, ParticipantWrite(resume=True))
 
 
 @app.command()
@@ -561,7 +553,7 @@ def end(
 
     if not yes:
         raise CliError(f"cohort end {cohort} ends the program for every journey; add --yes to confirm")
-    steer_cohort(cohort, "end_program", lambda cid: EndProgram(command_id=cid), as_json)
+    steer_cohort(cohort, lambda cid: EndProgram(command_id=cid), as_json)
 
 
 # ---- the demo cohort of `mentorflow dev up --demo` -------------------------------------------------------

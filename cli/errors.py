@@ -17,6 +17,7 @@ EXIT_MIGRATION = 5  # a migration refused (edited after applying) or failed
 EXIT_DEVSTACK = 6  # the embedded stack could not start (e.g. a port is taken)
 EXIT_PARTIAL = 7  # a launch started only part of the roster (--skip-invalid dropped rows)
 EXIT_REJECTED = 8  # a journey rejected a staff command (the reason is printed)
+EXIT_PENDING = 9  # a staff command was recorded but the journey could not take it yet (retried)
 EXIT_INTERRUPTED = 130  # Ctrl-C: the CLI detached; a launch goes on in Temporal
 
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli.errors import EXIT_REJECTED, CliError
+from cli.errors import CliError
 from cli.options import parse_day, until_option
 from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.steer import staff_command_id as command_id
 
 if TYPE_CHECKING:
     from domain import JourneyView
@@ -82,54 +83,32 @@ def _render_view(view: JourneyView, tz: str = "UTC", ended: str | None = None) -
 
 
 def steer(
-    participant_id: str, cohort: str | None, update: str, command: Any, as_json: bool, before: Any = None
+    participant_id: str, cohort: str | None, command: Any, as_json: bool, check: Any = None, write: Any = None
 ) -> None:
-    from domain import JourneyView
-    from infra.postgres import create_pool
+    """Send one staff command through the steering service; print the journey it leaves, or why not."""
+    from cli.steer import exit_for, with_steering
     from infra.settings import get_settings
-    from infra.temporal_client import connect
+    from steering import Applied, Outcome, Steering
+    from store.intents import find_participant
     from workflows.contract import journey_id
 
-    settings = get_settings()
+    async def go(pool: Any, steering: Steering) -> tuple[str, Outcome]:
+        resolved = await _resolve(pool, participant_id, cohort)
+        if check is not None:
+            await check(pool, resolved, participant_id)
+        wid = journey_id(resolved, participant_id)
+        participant = await find_participant(pool, wid)
+        assert participant is not None  # _resolve found the row
+        return wid, await steering.send(participant, command, write=write)
 
-    async def go() -> JourneyView:
-        from temporalio.client import WorkflowUpdateFailedError
-        from temporalio.service import RPCError, RPCStatusCode
-
-        pool = await create_pool(settings, min_size=1, max_size=1)
-        try:
-            client = await connect(settings)
-            resolved = await _resolve(pool, participant_id, cohort)
-            wid = journey_id(resolved, participant_id)
-            if before is not None:
-                await before(pool, resolved, participant_id)
-        finally:
-            await pool.close()
-        handle = client.get_workflow_handle(wid)
-        try:
-            view: JourneyView = await handle.execute_update(
-                update, command, id=command.command_id, result_type=JourneyView
-            )
-            return view
-        except WorkflowUpdateFailedError as exc:
-            reason = str(getattr(exc.cause, "message", None) or exc.cause or exc)
-            say(f"mentorflow: rejected: {wid} {update}: {reason}")
-            raise typer.Exit(EXIT_REJECTED) from None
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise CliError(f"no running journey {wid} (not launched yet, or it has ended)") from None
-            raise CliError(f"journey {wid}: {exc.message}") from None
-
-    view = asyncio.run(go())
+    wid, outcome = asyncio.run(with_steering(get_settings(), go))
+    exit_for(outcome, f"{wid} {command.type}")
+    assert isinstance(outcome, Applied) and outcome.view is not None
     if as_json:
-        emit_json(view)
+        emit_json(outcome.view)
     else:
-        say(f"{update}: accepted")
-        _render_view(view)
-
-
-def command_id(update: str) -> str:
-    return f"staff-{update}-{uuid.uuid4().hex}"
+        say(f"{command.type}: accepted")
+        _render_view(outcome.view)
 
 
 @app.command()
@@ -139,12 +118,12 @@ def show(
     """The journey (live, from its workflow), the event timeline and the emails (from Postgres)."""
     from temporalio.service import RPCError
 
-    from domain import JourneyView
     from infra.postgres import create_pool
     from infra.settings import get_settings
     from infra.temporal_client import connect
     from store.reports import participant_report
     from workflows.contract import journey_id
+    from workflows.journey import JourneyWorkflow
 
     settings = get_settings()
 
@@ -158,7 +137,7 @@ def show(
             await pool.close()
         try:
             handle = client.get_workflow_handle(journey_id(resolved, participant_id))
-            view = await handle.query("view", result_type=JourneyView)
+            view = await handle.query(JourneyWorkflow.view)
         except RPCError:
             view = None  # not launched yet, or closed past retention: Postgres still tells the story
         return report, view
@@ -240,7 +219,7 @@ def milestone(
     from domain import RecordMilestone
 
     cmd = RecordMilestone(command_id=command_id("milestone"), milestone_id=milestone_id)
-    steer(participant_id, cohort, "record_milestone", cmd, as_json)
+    steer(participant_id, cohort, cmd, as_json)
 
 
 @app.command()
@@ -261,17 +240,12 @@ def persona(
         steer(
             participant_id,
             cohort,
-            "adopt_persona",
             AdoptPersona(command_id=command_id("adopt"), persona=Persona(name), source="staff"),
             as_json,
         )
     elif action == "drop":
         steer(
-            participant_id,
-            cohort,
-            "drop_persona",
-            DropPersona(command_id=command_id("drop"), persona=Persona(name)),
-            as_json,
+            participant_id, cohort, DropPersona(command_id=command_id("drop"), persona=Persona(name)), as_json
         )
     else:
         raise CliError(f"persona action {action!r}: expected adopt or drop")
@@ -288,14 +262,11 @@ def pause(
 ) -> None:
     """Pause the participant's emails until a date."""
     from domain import Pause
-    from store.cohorts import mark_paused
+    from store.intents import ParticipantWrite
 
     when = until_option(until)
-
-    async def before(pool: Any, c: str, pid: str) -> None:
-        await mark_paused(pool, c, pid, when)
-
-    steer(participant_id, cohort, "pause", Pause(command_id=command_id("pause"), until=when), as_json, before)
+    pause = Pause(command_id=command_id("pause"), until=when)
+    steer(participant_id, cohort, pause, as_json, write=ParticipantWrite(paused_until=when))
 
 
 @app.command()
@@ -304,12 +275,15 @@ def resume(
 ) -> None:
     """Resume a paused participant."""
     from domain import Resume
-    from store.cohorts import mark_paused
+    from store.intents import ParticipantWrite
 
-    async def before(pool: Any, c: str, pid: str) -> None:
-        await mark_paused(pool, c, pid, None)
-
-    steer(participant_id, cohort, "resume", Resume(command_id=command_id("resume")), as_json, before)
+    steer(
+        participant_id,
+        cohort,
+        Resume(command_id=command_id("resume")),
+        as_json,
+        write=ParticipantWrite(resume=True),
+    )
 
 
 @app.command()
@@ -343,7 +317,7 @@ def conference(
         first = exc.errors()[0]
         reason = str(first.get("ctx", {}).get("error", first["msg"]))
         raise CliError(f"--{first['loc'][0]}: {reason}") from None
-    steer(participant_id, cohort, "add_conference", cmd, as_json)
+    steer(participant_id, cohort, cmd, as_json)
 
 
 @app.command()
@@ -352,16 +326,10 @@ def unsubscribe(
 ) -> None:
     """Unsubscribe the participant: no email is sent again."""
     from domain import Unsubscribe
-    from store.cohorts import mark_unsubscribed
+    from store.intents import ParticipantWrite
 
-    steer(
-        participant_id,
-        cohort,
-        "unsubscribe",
-        Unsubscribe(command_id=command_id("unsubscribe")),
-        as_json,
-        mark_unsubscribed,
-    )
+    cmd = Unsubscribe(command_id=command_id("unsubscribe"))
+    steer(participant_id, cohort, cmd, as_json, write=ParticipantWrite(unsubscribe=True))
 
 
 def _schedule_command(timezone: str | None, send_days: str | None, send_time: str | None) -> Any:
@@ -405,16 +373,15 @@ def schedule(
 ) -> None:
     """Change when the participant's emails go: time zone, send days, send time (others stay)."""
     from domain.program import send_preference_problems
-    from store.cohorts import save_schedule
-    from store.intents import find_participant
+    from store.intents import ParticipantWrite, find_participant
     from store.programs import ProgramCache
     from workflows.contract import journey_id
 
     cmd = _schedule_command(timezone, send_days, send_time)
 
-    async def before(pool: Any, c: str, pid: str) -> None:
-        # Checked against the cohort's program before Postgres is written, so a refused schedule never
-        # reaches the participant's columns; the journey's own validator has the last word.
+    async def check(pool: Any, c: str, pid: str) -> None:
+        # Checked against the cohort's program before anything is recorded (a one-line error naming the
+        # option); the journey's own validator has the last word.
         program = await ProgramCache().get(pool, c)
         current = await find_participant(pool, journey_id(c, pid))
         assert current is not None
@@ -424,16 +391,13 @@ def schedule(
         if problems:
             field, reason = problems[0]
             raise CliError(f"--{field.replace('_', '-')}: {reason}")
-        await save_schedule(
-            pool,
-            c,
-            pid,
-            cmd.timezone,
-            list(cmd.send_days) if cmd.send_days is not None else None,
-            cmd.send_time,
-        )
 
-    steer(participant_id, cohort, "change_schedule", cmd, as_json, before)
+    write = ParticipantWrite(
+        timezone=cmd.timezone,
+        send_days=list(cmd.send_days) if cmd.send_days is not None else None,
+        send_time=cmd.send_time,
+    )
+    steer(participant_id, cohort, cmd, as_json, check, write)
 
 
 @app.command()
@@ -448,4 +412,4 @@ def end(
 
     if not yes:
         raise CliError(f"participant end {participant_id} ends their program for good; add --yes to confirm")
-    steer(participant_id, cohort, "end_program", EndProgram(command_id=command_id("end")), as_json)
+    steer(participant_id, cohort, EndProgram(command_id=command_id("end")), as_json)

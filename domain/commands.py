@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,46 @@ from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
 
 # Longer "conferences" would make a burst the journey's normal cadence.
 MAX_CONFERENCE_DAYS = 31
+
+
+class RejectionCode(StrEnum):
+    """Why a journey refuses a command. Callers map the code to their reader's words (the web app to a
+    participant's, the CLI to staff's); the message is for logs and operators and may be reworded."""
+
+    NOT_ENROLLED = "not_enrolled"
+    ALREADY_ENROLLED = "already_enrolled"
+    WRONG_PROGRAM = "wrong_program"
+    PROGRAM_OVER = "program_over"  # an enrolment after the program's end
+    UNSUBSCRIBED = "unsubscribed"
+    COMPLETED = "completed"
+    JOURNEY_CLOSED = "journey_closed"  # its workflow has closed: said by the steering service, not here
+    UNKNOWN_TIME_ZONE = "unknown_time_zone"
+    BAD_SCHEDULE = "bad_schedule"  # send days / send time outside what the program allows
+    SCHEDULE_UNCHANGED = "schedule_unchanged"
+    UNKNOWN_MILESTONE = "unknown_milestone"
+    MILESTONE_RECORDED = "milestone_recorded"
+    PERSONA_HELD = "persona_held"
+    PERSONA_NOT_HELD = "persona_not_held"
+    PAUSE_IN_PAST = "pause_in_past"
+    NOT_PAUSED = "not_paused"
+    CONFERENCE_DATES = "conference_dates"  # ends before it starts
+    CONFERENCE_TOO_LONG = "conference_too_long"
+    CONFERENCE_PAST = "conference_past"
+    CONFERENCE_AFTER_PROGRAM = "conference_after_program"
+    CONFERENCE_ADDED = "conference_added"  # the same conference (same id) was told before
+    CONFERENCE_OVERLAP = "conference_overlap"
+    ALREADY_ENDING = "already_ending"
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: RejectionCode
+    message: str
+
+
+def _no(code: RejectionCode, message: str) -> Rejection:
+    return Rejection(code=code, message=message)
 
 
 class _Command(BaseModel):
@@ -97,6 +138,20 @@ class Tick(_Command):
     command_id: str = "tick"
 
 
+# What staff and participants may ask of a running journey (each one a JourneyWorkflow update).
+SteerCommand = Annotated[
+    RecordMilestone
+    | AdoptPersona
+    | DropPersona
+    | Pause
+    | Resume
+    | AddConference
+    | Unsubscribe
+    | ChangeSchedule
+    | EndProgram,
+    Field(discriminator="type"),
+]
+
 Command = Annotated[
     Enroll
     | RecordMilestone
@@ -115,54 +170,67 @@ Command = Annotated[
 
 def _enroll_rejection(
     state: JourneyState, command: Enroll, now: datetime, program: ProgramSpec
-) -> str | None:
+) -> Rejection | None:
     if state.enrolled:
-        return "already enrolled"
+        return _no(RejectionCode.ALREADY_ENROLLED, "already enrolled")
     if command.program != program.name:
-        return f"enrolment names program {command.program!r}, not {program.name!r}"
+        return _no(
+            RejectionCode.WRONG_PROGRAM, f"enrolment names program {command.program!r}, not {program.name!r}"
+        )
     if not is_valid_zone(command.timezone):
-        return f"unknown time zone {command.timezone!r}"
+        return _no(RejectionCode.UNKNOWN_TIME_ZONE, f"unknown time zone {command.timezone!r}")
     send_days = command.send_days if command.send_days is not None else program.schedule.send_days
     send_time = command.send_time if command.send_time is not None else program.schedule.send_time
     problems = send_preference_problems(program.schedule, send_days, send_time)
     if problems:
         field, reason = problems[0]
-        return f"{field}: {reason}"
+        return _no(RejectionCode.BAD_SCHEDULE, f"{field}: {reason}")
     if command.start + timedelta(weeks=program.duration_weeks) <= now:
-        return "the program has already ended"
+        return _no(RejectionCode.PROGRAM_OVER, "the program has already ended")
     return None
 
 
-def _conference_rejection(state: JourneyState, command: AddConference, now: datetime) -> str | None:
+def _conference_rejection(state: JourneyState, command: AddConference, now: datetime) -> Rejection | None:
     if command.timezone is not None and not is_valid_zone(command.timezone):
-        return f"unknown time zone {command.timezone!r}"
+        return _no(RejectionCode.UNKNOWN_TIME_ZONE, f"unknown time zone {command.timezone!r}")
     if command.ends_on < command.starts_on:
-        return "the conference ends before it starts"
+        return _no(RejectionCode.CONFERENCE_DATES, "the conference ends before it starts")
     if (command.ends_on - command.starts_on).days >= MAX_CONFERENCE_DAYS:
-        return f"a conference lasts at most {MAX_CONFERENCE_DAYS} days"
+        return _no(
+            RejectionCode.CONFERENCE_TOO_LONG, f"a conference lasts at most {MAX_CONFERENCE_DAYS} days"
+        )
     if command.ends_on < local_date(now, command.timezone or state.timezone):
-        return "the conference is in the past"
+        return _no(RejectionCode.CONFERENCE_PAST, "the conference is in the past")
     assert state.ends_at is not None
     if command.starts_on > local_date(state.ends_at, state.timezone):
-        return "the conference starts after the program ends"
+        return _no(RejectionCode.CONFERENCE_AFTER_PROGRAM, "the conference starts after the program ends")
     for other in state.conferences:
         if other.conference_id == command.conference_id:
-            return f"conference {command.conference_id!r} was already added"
+            return _no(
+                RejectionCode.CONFERENCE_ADDED, f"conference {command.conference_id!r} was already added"
+            )
         if not other.ended and other.starts_on <= command.ends_on and command.starts_on <= other.ends_on:
-            return f"the dates overlap conference {other.conference_id!r}"
+            return _no(
+                RejectionCode.CONFERENCE_OVERLAP, f"the dates overlap conference {other.conference_id!r}"
+            )
     return None
 
 
-def _schedule_rejection(state: JourneyState, command: ChangeSchedule, program: ProgramSpec) -> str | None:
+def _schedule_rejection(
+    state: JourneyState, command: ChangeSchedule, program: ProgramSpec
+) -> Rejection | None:
     if command.timezone is not None and not is_valid_zone(command.timezone):
-        return f"unknown time zone {command.timezone!r}"
+        return _no(RejectionCode.UNKNOWN_TIME_ZONE, f"unknown time zone {command.timezone!r}")
     timezone, send_days, send_time = new_schedule(state, command)
     problems = send_preference_problems(program.schedule, send_days, send_time)
     if problems:
         field, reason = problems[0]
-        return f"{field}: {reason}"
+        return _no(RejectionCode.BAD_SCHEDULE, f"{field}: {reason}")
     if (timezone, send_days, send_time) == (state.timezone, state.send_days, state.send_time):
-        return "nothing to change: the time zone, send days and send time are already these"
+        return _no(
+            RejectionCode.SCHEDULE_UNCHANGED,
+            "nothing to change: the time zone, send days and send time are already these",
+        )
     return None
 
 
@@ -176,37 +244,43 @@ def new_schedule(state: JourneyState, command: ChangeSchedule) -> tuple[str, tup
     )
 
 
-def rejection(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> str | None:
+def rejection(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> Rejection | None:
     """Why `command` cannot apply to `state` (already caught up to `now`), or None."""
     if isinstance(command, Tick):
         return None
     if isinstance(command, Enroll):
         return _enroll_rejection(state, command, now, program)
     if not state.enrolled:
-        return "the journey is not enrolled"
+        return _no(RejectionCode.NOT_ENROLLED, "the journey is not enrolled")
     if state.unsubscribed_at is not None:
-        return "already unsubscribed"
+        return _no(RejectionCode.UNSUBSCRIBED, "already unsubscribed")
     if state.completed_at is not None:
-        return "the journey has completed"
+        return _no(RejectionCode.COMPLETED, "the journey has completed")
     match command:
         case RecordMilestone():
             if command.milestone_id not in program.milestone_ids:
                 valid = ", ".join(m.id for m in program.milestones)
-                return f"unknown milestone {command.milestone_id!r} (valid: {valid})"
+                return _no(
+                    RejectionCode.UNKNOWN_MILESTONE,
+                    f"unknown milestone {command.milestone_id!r} (valid: {valid})",
+                )
             if command.milestone_id in state.milestones:
-                return f"milestone {command.milestone_id!r} is already recorded"
+                return _no(
+                    RejectionCode.MILESTONE_RECORDED,
+                    f"milestone {command.milestone_id!r} is already recorded",
+                )
         case AdoptPersona():
             if command.persona in state.personas:
-                return f"persona {command.persona.value!r} is already held"
+                return _no(RejectionCode.PERSONA_HELD, f"persona {command.persona.value!r} is already held")
         case DropPersona():
             if command.persona not in state.personas:
-                return f"persona {command.persona.value!r} is not held"
+                return _no(RejectionCode.PERSONA_NOT_HELD, f"persona {command.persona.value!r} is not held")
         case Pause():
             if command.until <= now:
-                return "the pause would end in the past"
+                return _no(RejectionCode.PAUSE_IN_PAST, "the pause would end in the past")
         case Resume():
             if state.paused_until is None:
-                return "the journey is not paused"
+                return _no(RejectionCode.NOT_PAUSED, "the journey is not paused")
         case AddConference():
             return _conference_rejection(state, command, now)
         case ChangeSchedule():
@@ -214,14 +288,17 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
         case EndProgram():
             assert state.ends_at is not None
             if state.ended_early_at is not None or state.ends_at <= now:
-                return "the program is already ending: the recap goes out at the next send slot"
+                return _no(
+                    RejectionCode.ALREADY_ENDING,
+                    "the program is already ending: the recap goes out at the next send slot",
+                )
         case Unsubscribe():
             pass
     return None
 
 
-def validate(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> str | None:
-    """A human reason to reject `command` at `now`, or None to accept it.
+def validate(state: JourneyState, command: Command, now: datetime, program: ProgramSpec) -> Rejection | None:
+    """Why `command` would be rejected at `now` (a code and an operator's message), or None to accept it.
 
     A command already applied (same command_id) is accepted: applying it again changes nothing.
     Whatever fell due before `now` is taken into account (a journey that just completed rejects).

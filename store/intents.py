@@ -1,7 +1,8 @@
-"""Postgres side of participant links: who a link is for, and the intents recorded before the journey hears.
+"""Postgres side of steering: who a link is for, and the intents recorded before the journey hears.
 
-An intent is one journey update an action leads to. It is written (with the participant's own columns)
-before anything is sent to Temporal, so an unreachable Temporal or an ended journey loses nothing.
+An intent is one command for a journey, from a participant's link or from staff. It is written (with the
+participant's own columns) before anything is sent to Temporal, so an unreachable Temporal or a journey
+not started yet loses nothing. Its id is the command id and the Temporal update id.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
+from domain import RejectionCode, SteerCommand
 from workflows.contract import parse_journey_id
 
 # A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
@@ -41,11 +43,6 @@ class Participant(BaseModel):
     unsubscribed_at: datetime | None
 
 
-class NewIntent(BaseModel):
-    update_name: str
-    command: dict[str, Any]  # without command_id: the intent id becomes it
-
-
 class Intent(BaseModel):
     intent_id: str
     action_id: str
@@ -53,11 +50,11 @@ class Intent(BaseModel):
     workflow_id: str
     cohort_id: str
     participant_id: str
-    action: str
-    update_name: str
-    command: dict[str, Any]
+    action: str  # the link's action, or "staff"
+    command: SteerCommand
     status: IntentStatus
-    detail: str = ""
+    code: RejectionCode | None = None  # why rejected
+    detail: str = ""  # the journey's message when rejected, or why still pending
 
 
 class ParticipantWrite(BaseModel):
@@ -107,13 +104,13 @@ async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant 
     return None if row is None else Participant(workflow_id=workflow_id, **dict(row))
 
 
-_INTENT_COLUMNS = """intent_id, action_id, step, workflow_id, cohort_id, participant_id, action, update_name,
-                     command, status, coalesce(detail, '') as detail"""
+_INTENT_COLUMNS = """intent_id, action_id, step, workflow_id, cohort_id, participant_id, action, command,
+                     status, code, coalesce(detail, '') as detail"""
 
 
 def _intent(row: asyncpg.Record) -> Intent:
     data = dict(row)
-    data["command"] = json.loads(data["command"])
+    data["command"] = json.loads(data["command"])  # the model reads the command by its type
     return Intent.model_validate(data)
 
 
@@ -122,10 +119,14 @@ async def record_action(
     participant: Participant,
     action: str,
     action_id: str,
-    intents: list[NewIntent],
+    commands: list[SteerCommand],
     write: ParticipantWrite,
+    *,
+    ids: list[str] | None = None,
 ) -> Recorded:
-    """In one transaction: the intents (skipped if recorded before), then the participant's columns."""
+    """In one transaction: the intents (skipped if recorded before), then the participant's columns.
+
+    Each command's id becomes its intent's: `ids` when given (staff's), else derived from `action_id`."""
     async with pool.acquire() as conn, conn.transaction():
         # Serialises two identical submissions arriving together: the second sees the first's rows.
         await conn.execute("select pg_advisory_xact_lock(hashtext($1))", action_id)
@@ -135,14 +136,14 @@ async def record_action(
         if existing:
             return Recorded(new=False, intents=[_intent(r) for r in existing])
         rows = []
-        for step, new in enumerate(intents):
-            intent_id = intent_id_for(action_id, step)
-            command = new.command | {"command_id": intent_id}
+        for step, new in enumerate(commands):
+            intent_id = ids[step] if ids is not None else intent_id_for(action_id, step)
+            command = new.model_copy(update={"command_id": intent_id})
             row = await conn.fetchrow(
                 f"""
                 insert into participant_intents (intent_id, action_id, step, workflow_id, cohort_id,
-                    participant_id, action, update_name, command, status)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'pending')
+                    participant_id, action, command, status)
+                values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'pending')
                 returning {_INTENT_COLUMNS}
                 """,
                 intent_id,
@@ -152,8 +153,7 @@ async def record_action(
                 participant.cohort_id,
                 participant.participant_id,
                 action,
-                new.update_name,
-                json.dumps(command),
+                command.model_dump_json(),
             )
             assert row is not None
             rows.append(_intent(row))
@@ -187,13 +187,20 @@ async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> 
     )
 
 
-async def settle_intent(pool: asyncpg.Pool, intent_id: str, status: IntentStatus, detail: str = "") -> None:
+async def settle_intent(
+    pool: asyncpg.Pool,
+    intent_id: str,
+    status: IntentStatus,
+    detail: str = "",
+    code: RejectionCode | None = None,
+) -> None:
     """Applied/rejected are final; pending backs off (1, 2, 4 ... minutes) before the next attempt."""
     await pool.execute(
         """
         update participant_intents set
             status = $2,
             detail = nullif($3, ''),
+            code = $5,
             attempts = attempts + 1,
             applied_at = case when $2 = 'applied' then now() else applied_at end,
             next_attempt_at = now() + make_interval(mins => least(power(2, attempts)::int, $4)),
@@ -204,6 +211,7 @@ async def settle_intent(pool: asyncpg.Pool, intent_id: str, status: IntentStatus
         status.value,
         detail,
         MAX_RETRY_MINUTES,
+        code.value if code is not None else None,
     )
 
 
@@ -235,6 +243,16 @@ async def claim_due_intents(pool: asyncpg.Pool, limit: int = 100) -> list[Intent
 async def intents_of(pool: asyncpg.Pool, workflow_id: str) -> list[Intent]:
     rows = await pool.fetch(
         f"select {_INTENT_COLUMNS} from participant_intents where workflow_id = $1 order by created_at, step",
+        workflow_id,
+    )
+    return [_intent(r) for r in rows]
+
+
+async def pending_of(pool: asyncpg.Pool, workflow_id: str) -> list[Intent]:
+    """A journey's pending intents in the order given: a new one is delivered after the older ones."""
+    rows = await pool.fetch(
+        f"""select {_INTENT_COLUMNS} from participant_intents where workflow_id = $1 and status = 'pending'
+            order by created_at, action_id, step""",
         workflow_id,
     )
     return [_intent(r) for r in rows]

@@ -21,13 +21,14 @@ from domain import (
     Persona,
     RecordMilestone,
     Resume,
+    SteerCommand,
     Unsubscribe,
 )
 from domain.commands import MAX_CONFERENCE_DAYS
 from domain.program import Program, send_preference_problems
 from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
-from store.intents import NewIntent, Participant, ParticipantWrite
+from store.intents import Participant, ParticipantWrite
 
 SNOOZE_DEFAULT_WEEKS = 2
 _PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded
@@ -45,27 +46,9 @@ class FormError(Exception):
 @dataclass
 class Plan:
     form: dict[str, str]  # the fields that make this submission what it is (hashed into the action id)
-    intents: list[NewIntent] = field(default_factory=list)
+    commands: list[SteerCommand] = field(default_factory=list)  # ids are given when recorded
     write: ParticipantWrite = field(default_factory=ParticipantWrite)
     notes: list[str] = field(default_factory=list)  # what changed in Postgres only, for the result page
-
-
-JourneyCommand = (
-    RecordMilestone
-    | AdoptPersona
-    | DropPersona
-    | Pause
-    | Resume
-    | AddConference
-    | ChangeSchedule
-    | Unsubscribe
-)
-
-
-def _intent(command: JourneyCommand) -> NewIntent:
-    # Each command's `type` is the name of the JourneyWorkflow update that takes it.
-    fields = command.model_dump(mode="json", exclude={"command_id"})
-    return NewIntent(update_name=command.type, command=fields)
 
 
 def _date(form: dict[str, str], name: str, label: str, *, required: bool = True) -> date | None:
@@ -87,9 +70,7 @@ def local_midnight(day: date, timezone: str) -> datetime:
 
 def plan_milestone(claims: LinkClaims) -> Plan:
     milestone = claims.args.get("milestone", "")
-    return Plan(
-        form={}, intents=[_intent(RecordMilestone(command_id=_PLACEHOLDER_ID, milestone_id=milestone))]
-    )
+    return Plan(form={}, commands=[RecordMilestone(command_id=_PLACEHOLDER_ID, milestone_id=milestone)])
 
 
 def plan_persona(claims: LinkClaims, participant: Participant) -> Plan:
@@ -100,7 +81,7 @@ def plan_persona(claims: LinkClaims, participant: Participant) -> Plan:
     personas = list(dict.fromkeys([*participant.personas, persona.value]))
     return Plan(
         form={},
-        intents=[_intent(AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona))],
+        commands=[AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona)],
         write=ParticipantWrite(personas=personas),
     )
 
@@ -122,7 +103,7 @@ def plan_snooze(form: dict[str, str], participant: Participant, now: datetime) -
         key = {"weeks": str(SNOOZE_DEFAULT_WEEKS)}
     return Plan(
         form=key,
-        intents=[_intent(Pause(command_id=_PLACEHOLDER_ID, until=until))],
+        commands=[Pause(command_id=_PLACEHOLDER_ID, until=until)],
         write=ParticipantWrite(paused_until=until),
     )
 
@@ -175,7 +156,7 @@ def plan_conference(form: dict[str, str]) -> Plan:
         raise FormError("name", "Conference name: please fill it in.")
     command = conference_command(form, "")
     assert command is not None
-    return Plan(form=key, intents=[_intent(command)])
+    return Plan(form=key, commands=[command])
 
 
 PREFERENCE_FIELDS = ("timezone", "send_time", "snooze_until", "resume")
@@ -225,16 +206,14 @@ def plan_preferences(
         write.send_time = send_time
     if write.timezone or write.send_days or write.send_time:
         # First, so a conference told in the same form without a zone is in the new one.
-        plan.intents.append(
-            _intent(
-                ChangeSchedule.model_validate(
-                    {
-                        "command_id": _PLACEHOLDER_ID,
-                        "timezone": write.timezone,
-                        "send_days": write.send_days,
-                        "send_time": write.send_time,
-                    }
-                )
+        plan.commands.append(
+            ChangeSchedule.model_validate(
+                {
+                    "command_id": _PLACEHOLDER_ID,
+                    "timezone": write.timezone,
+                    "send_days": write.send_days,
+                    "send_time": write.send_time,
+                }
             )
         )
 
@@ -245,29 +224,29 @@ def plan_preferences(
     held = set(participant.personas)
     for persona in wanted:
         if persona.value not in held:
-            plan.intents.append(_intent(AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona)))
+            plan.commands.append(AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona))
     for name in participant.personas:
         if name not in {p.value for p in wanted}:
-            plan.intents.append(_intent(DropPersona(command_id=_PLACEHOLDER_ID, persona=Persona(name))))
+            plan.commands.append(DropPersona(command_id=_PLACEHOLDER_ID, persona=Persona(name)))
     if {p.value for p in wanted} != held:
         write.personas = [p.value for p in Persona if p in wanted]
 
     if form.get("resume"):
         if participant.paused_until is None or participant.paused_until <= now:
             raise FormError("resume", "Resume: your emails are not snoozed.")
-        plan.intents.append(_intent(Resume(command_id=_PLACEHOLDER_ID)))
+        plan.commands.append(Resume(command_id=_PLACEHOLDER_ID))
         write.resume = True
     elif form.get("snooze_until", "").strip():
         try:
             snooze = plan_snooze({"until": form["snooze_until"]}, participant, now)
         except FormError as err:
             raise FormError("snooze_until", err.message) from None
-        plan.intents += snooze.intents
+        plan.commands += snooze.commands
         write.paused_until = snooze.write.paused_until
 
     conference = conference_command(form, "conf_")
     if conference is not None:
-        plan.intents.append(_intent(conference))
+        plan.commands.append(conference)
     elif any(form.get(f"conf_{f}", "").strip() for f in ("hashtag", "starts_on", "ends_on")):
         raise FormError("conf_name", "Conference name: please fill it in, or clear the conference fields.")
     plan.write = write
@@ -277,7 +256,7 @@ def plan_preferences(
 def plan_unsubscribe() -> Plan:
     return Plan(
         form={},
-        intents=[_intent(Unsubscribe(command_id=_PLACEHOLDER_ID))],
+        commands=[Unsubscribe(command_id=_PLACEHOLDER_ID)],
         write=ParticipantWrite(unsubscribe=True),
     )
 

@@ -21,25 +21,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from activities.render import milestone_title, persona_title
-from domain import Persona
+from domain import AddConference, Persona, SteerCommand
 from domain.program import Program
 from domain.timing import WEEKDAYS, zone
 from infra.links import Action, LinkClaims, LinkError, verify_link
 from infra.postgres import create_pool
 from infra.settings import Settings
-from store.intents import (
-    Intent,
-    IntentStatus,
-    Participant,
-    action_id_for,
-    find_participant,
-    intents_of,
-    record_action,
-)
+from steering import RETRY_EVERY, Journeys, Outcome, Pending, Rejected, Steering
+from store.intents import IntentStatus, Participant, action_id_for, find_participant, intents_of
 from store.programs import ProgramCache, ProgramNotFound
 from web import actions, pages
 from web.actions import ACTION_TITLES, FormError, Plan
-from web.journeys import RETRY_EVERY, Journeys, apply_intents, retry_pending_forever
 from web.wording import refusal
 
 _DAY_FULL = {
@@ -68,7 +60,7 @@ class LinkApp:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, journeys: Journeys) -> None:
         self.settings = settings
         self.pool = pool
-        self.journeys = journeys
+        self.steering = Steering(pool, journeys)
         self.programs = ProgramCache()
 
     # ---- shared steps ---------------------------------------------------------------------------------
@@ -265,14 +257,15 @@ class LinkApp:
         told = [
             i.command
             for i in await intents_of(self.pool, p.workflow_id)
-            if i.update_name == "add_conference" and i.status is not IntentStatus.REJECTED
+            if isinstance(i.command, AddConference) and i.status is not IntentStatus.REJECTED
         ]
         if not told:
             return pages.paragraph("You have not told us about a conference yet.")
         items = "".join(
-            f"<li>{pages.e(c['name'])} {pages.e(c.get('hashtag', ''))}: "
-            f"{pages.e(_date_span(c['starts_on'], c['ends_on']))}</li>"
+            f"<li>{pages.e(c.name)} {pages.e(c.hashtag)}: "
+            f"{pages.e(_date_span(c.starts_on.isoformat(), c.ends_on.isoformat()))}</li>"
             for c in told
+            if isinstance(c, AddConference)
         )
         return f"<ul>{items}</ul>"
 
@@ -298,19 +291,16 @@ class LinkApp:
             return await self._confirm(
                 claims, participant, program, request.url.path, error=err, values=values
             )
-        recorded = await record_action(
-            self.pool,
+        recorded, outcomes = await self.steering.send_all(
             participant,
-            claims.action.value,
-            action_id_for(token, plan.form),
-            plan.intents,
-            plan.write,
+            plan.commands,
+            action=claims.action.value,
+            action_id=action_id_for(token, plan.form),
+            write=plan.write,
         )
-        intents = recorded.intents
-        if any(i.status is IntentStatus.PENDING for i in intents):
-            intents = await apply_intents(self.pool, self.journeys, intents)
         participant = await find_participant(self.pool, claims.workflow_id) or participant
-        return self._result(claims, participant, program, plan, intents, repeated=not recorded.new)
+        told = [(i.command, o) for i, o in zip(recorded.intents, outcomes, strict=True)]
+        return self._result(claims, participant, program, plan, told, repeated=not recorded.new)
 
     def _plan(
         self,
@@ -345,7 +335,7 @@ class LinkApp:
         participant: Participant,
         program: Program,
         plan: Plan,
-        intents: list[Intent],
+        told: list[tuple[SteerCommand, Outcome]],
         *,
         repeated: bool,
     ) -> Response:
@@ -357,8 +347,8 @@ class LinkApp:
                 "You are unsubscribed. You will get no more emails from this program.", "ok"
             )
             return pages.page("You are unsubscribed", again + body, program=title)
-        refusals = [refusal(i, program) for i in intents if i.status is IntentStatus.REJECTED]
-        if refusals and all(r.already for r in refusals) and len(refusals) == len(intents):
+        refusals = [refusal(c, o.code, program) for c, o in told if isinstance(o, Rejected)]
+        if refusals and all(r.already for r in refusals) and len(refusals) == len(told):
             body = "".join(pages.paragraph(r.text, "ok") for r in refusals)
             body += pages.paragraph("Nothing needed to change.")
             return pages.page("Already done", again + body, program=title)
@@ -371,7 +361,7 @@ class LinkApp:
             return pages.page("Not changed", again + body, status=409, program=title)
         what, *then = _done_message(claims, participant, program, plan)
         done = pages.paragraph(what, "ok") + "".join(pages.paragraph(t) for t in then)
-        if any(i.status is IntentStatus.PENDING for i in intents):
+        if any(isinstance(o, Pending) for _, o in told):
             body = done + pages.paragraph(
                 "We have recorded this; your journey will catch up with it shortly."
             )
@@ -513,7 +503,7 @@ def create_app(
     retry_every: timedelta | None = RETRY_EVERY,
 ) -> Starlette:
     """The ASGI app. Without a pool it opens one from settings; `retry_every=None` turns off the loop that
-    delivers pending intents (tests drive `apply_pending_intents` themselves)."""
+    delivers pending intents (tests drive `Steering.deliver_due` themselves)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -522,7 +512,7 @@ def create_app(
         links = LinkApp(settings, the_pool, journeys or Journeys(settings))
         app.state.links = links
         retry = (
-            asyncio.create_task(retry_pending_forever(the_pool, links.journeys, retry_every))
+            asyncio.create_task(links.steering.retry_forever(retry_every))
             if retry_every is not None
             else None
         )

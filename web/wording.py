@@ -1,7 +1,7 @@
-"""What the participant reads when the journey refuses an update: their words, never ids or operator terms.
+"""What the participant reads when the journey refuses a command: their words, never ids or operator terms.
 
-The journey's validator gives an operator's reason (`milestone 'account_created' is already recorded`);
-the page says what it means for the participant, and whether it is merely "already so" (no harm done).
+Chosen by the domain's rejection code (never by the wording of its message), and whether it is merely
+"already so" (no harm done).
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from activities.render import milestone_title, persona_title
+from domain import AddConference, RecordMilestone, RejectionCode, SteerCommand
 from domain.program import Program
-from store.intents import Intent
+
+Code = RejectionCode
 
 
 @dataclass(frozen=True)
@@ -19,45 +21,51 @@ class Refusal:
     already: bool  # the participant's wish already holds: shown as a calm "nothing to change"
 
 
-def refusal(intent: Intent, program: Program) -> Refusal:
-    detail = intent.detail.strip()
-    command = intent.command
-    if "already unsubscribed" in detail:
-        return Refusal("You are unsubscribed, so the program no longer changes your journey.", False)
-    if "has completed" in detail:
-        return Refusal("Your program has finished, so there is nothing more to change.", False)
-    match intent.update_name:
-        case "record_milestone":
-            title = milestone_title(program, str(command.get("milestone_id", "")))
-            if "already recorded" in detail:
-                return Refusal(f"You had already recorded this: {title}.", True)
-            if "unknown milestone" in detail:
-                return Refusal("Your program no longer has this milestone.", False)
-        case "adopt_persona" if "already held" in detail:
-            return Refusal(
-                f"You already hold the {persona_title(str(command.get('persona')))} persona.", True
-            )
-        case "drop_persona" if "not held" in detail:
-            return Refusal(f"You do not hold the {persona_title(str(command.get('persona')))} persona.", True)
-        case "resume" if "not paused" in detail:
+def _persona(command: SteerCommand) -> str:
+    return persona_title(str(getattr(command, "persona", "")))
+
+
+def refusal(command: SteerCommand, code: RejectionCode, program: Program) -> Refusal:
+    name = command.name if isinstance(command, AddConference) else "this conference"
+    match code:
+        case Code.UNSUBSCRIBED:
+            return Refusal("You are unsubscribed, so the program no longer changes your journey.", False)
+        case Code.COMPLETED | Code.JOURNEY_CLOSED | Code.ALREADY_ENDING | Code.PROGRAM_OVER:
+            return Refusal("Your program has finished, so there is nothing more to change.", False)
+        case Code.MILESTONE_RECORDED:
+            milestone = command.milestone_id if isinstance(command, RecordMilestone) else ""
+            return Refusal(f"You had already recorded this: {milestone_title(program, milestone)}.", True)
+        case Code.UNKNOWN_MILESTONE:
+            return Refusal("Your program no longer has this milestone.", False)
+        case Code.PERSONA_HELD:
+            return Refusal(f"You already hold the {_persona(command)} persona.", True)
+        case Code.PERSONA_NOT_HELD:
+            return Refusal(f"You do not hold the {_persona(command)} persona.", True)
+        case Code.NOT_PAUSED:
             return Refusal("Your emails were not snoozed.", True)
-        case "change_schedule" if "nothing to change" in detail:
+        case Code.SCHEDULE_UNCHANGED:
             return Refusal("Your time zone, send days and send time were already these.", True)
-        case "add_conference":
-            name = str(command.get("name", "this conference"))
-            if "already added" in detail:
-                return Refusal(f"You had already told us about {name}.", True)
-            if "overlap" in detail:
-                return Refusal(
-                    f"The dates of {name} overlap another conference you told us about; "
-                    "we can help with one at a time.",
-                    False,
-                )
-            if "in the past" in detail:
-                return Refusal(f"{name} is already over.", False)
-            if "after the program ends" in detail:
-                return Refusal(f"{name} starts after your program ends.", False)
-        case "pause" if "past" in detail:
+        case Code.CONFERENCE_ADDED:
+            return Refusal(f"You had already told us about {name}.", True)
+        case Code.CONFERENCE_OVERLAP:
+            return Refusal(
+                f"The dates of {name} overlap another conference you told us about; "
+                "we can help with one at a time.",
+                False,
+            )
+        case Code.CONFERENCE_PAST:
+            return Refusal(f"{name} is already over.", False)
+        case Code.CONFERENCE_AFTER_PROGRAM:
+            return Refusal(f"{name} starts after your program ends.", False)
+        case Code.CONFERENCE_DATES:
+            return Refusal(f"{name} ends before it starts.", False)
+        case Code.CONFERENCE_TOO_LONG:
+            return Refusal(f"{name} is longer than the program can follow.", False)
+        case Code.PAUSE_IN_PAST:
             return Refusal("That snooze would already be over.", False)
-    text = detail.rstrip(".")
-    return Refusal((text[:1].upper() + text[1:] + ".") if text else "The program refused it.", False)
+        case Code.UNKNOWN_TIME_ZONE:
+            return Refusal("That time zone is not one we know.", False)
+        case Code.BAD_SCHEDULE:
+            return Refusal("The program cannot send emails on those days or at that time.", False)
+        case Code.NOT_ENROLLED | Code.ALREADY_ENROLLED | Code.WRONG_PROGRAM:
+            return Refusal("Your journey has not started yet.", False)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # `import pkg.mod`, not `from pkg import mod`: the latter re-imports the module in every sandbox.
@@ -29,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Pause,
         RecordMilestone,
         Resume,
+        SteerCommand,
         Tick,
         Unsubscribe,
         decide_and_evolve,
@@ -246,9 +249,10 @@ class JourneyWorkflow:
         return self._view()
 
     def _validate(self, command: Command) -> None:
-        reason = validate(self._state, command, workflow.now(), self._input.program)
-        if reason is not None:
-            raise ValueError(reason)
+        refused = validate(self._state, command, workflow.now(), self._input.program)
+        if refused is not None:
+            # The type carries the domain's code to the caller (`steering` reads it back).
+            raise ApplicationError(refused.message, type=refused.code.value, non_retryable=True)
 
     @workflow.update
     async def record_milestone(self, command: RecordMilestone) -> JourneyView:
@@ -327,4 +331,18 @@ class JourneyWorkflow:
         return self._view()
 
 
-__all__ = ["JourneyInput", "JourneyWorkflow", "journey_id"]
+# The one place a command chooses its update: `handle.execute_update(JOURNEY_UPDATES[type(c)], c)`.
+JourneyUpdate = workflow.UpdateMethodMultiParam[[JourneyWorkflow, Any], JourneyView]
+JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
+    RecordMilestone: JourneyWorkflow.record_milestone,
+    AdoptPersona: JourneyWorkflow.adopt_persona,
+    DropPersona: JourneyWorkflow.drop_persona,
+    Pause: JourneyWorkflow.pause,
+    Resume: JourneyWorkflow.resume,
+    AddConference: JourneyWorkflow.add_conference,
+    Unsubscribe: JourneyWorkflow.unsubscribe,
+    ChangeSchedule: JourneyWorkflow.change_schedule,
+    EndProgram: JourneyWorkflow.end_program,
+}
+
+__all__ = ["JOURNEY_UPDATES", "JourneyInput", "JourneyWorkflow", "journey_id"]

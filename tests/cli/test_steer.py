@@ -92,6 +92,18 @@ async def test_participant_schedule_moves_the_next_send_and_writes_postgres_firs
         # The schedule in force already: the journey says so.
         same = await cli(settings, "participant", "schedule", "p0000", "--send-time", "07:00", cwd=tmp_path)
         assert same.returncode == EXIT_REJECTED and "nothing to change" in same.stderr
+        # Both went through the steering service: recorded as intents first, settled with the outcome.
+        conn = await asyncpg.connect(database)
+        try:
+            intents = await conn.fetch(
+                "select action, status, code from participant_intents order by created_at"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in intents] == [
+            ("staff", "applied", None),
+            ("staff", "rejected", "schedule_unchanged"),
+        ]
 
 
 async def test_cohort_pause_resume_then_end_sends_the_recap_without_unsubscribing(

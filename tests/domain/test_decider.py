@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from domain import (
     AddConference,
@@ -18,6 +19,7 @@ from domain import (
     Persona,
     PersonaSuggested,
     RecordMilestone,
+    RejectionCode,
     Resume,
     Tick,
     Unsubscribe,
@@ -33,6 +35,12 @@ from domain.timing import local_datetime
 from tests.domain.small_program import SMALL, START, enroll
 
 NY = "America/New_York"
+
+
+def reason(*args: Any) -> str | None:
+    """The domain's message for a rejection (its code is checked in test_rejection_codes)."""
+    refused = validate(*args)
+    return refused.message if refused is not None else None
 
 
 def sends(events: list[Event]) -> list[NudgeSent]:
@@ -168,7 +176,7 @@ def test_unsubscribe_is_final() -> None:
     assert events[-1].type == "unsubscribed"
     assert state.mode is Mode.UNSUBSCRIBED
     assert decide(state, Tick(), START + timedelta(weeks=30), SMALL).next_wake_up is None
-    assert validate(state, Resume(command_id="r"), t + timedelta(days=2), SMALL) == "already unsubscribed"
+    assert reason(state, Resume(command_id="r"), t + timedelta(days=2), SMALL) == "already unsubscribed"
 
 
 def test_program_end_recap_then_completed() -> None:
@@ -190,7 +198,7 @@ def test_same_command_twice_changes_nothing() -> None:
     assert [e.type for e in first.events][-1] == "persona_adopted"
     again, state2 = decide_and_evolve(state, command, now, SMALL)
     assert again.events == [] and state2 == state
-    assert validate(state, command, now, SMALL) is None  # accepted: a no-op, not an error
+    assert reason(state, command, now, SMALL) is None  # accepted: a no-op, not an error
     assert decide(state, enroll(), now, SMALL).events == []
 
 
@@ -222,22 +230,20 @@ def test_validate_rejections_read_well() -> None:
         (AddConference(ends_on=date(2026, 2, 1), **conf), "the conference ends before it starts"),
         (AddConference(ends_on=date(2027, 2, 1), **conf), "a conference lasts at most 31 days"),
     ]
-    for command, reason in cases:
-        assert validate(state, command, now, SMALL) == reason
+    for command, expected in cases:
+        assert reason(state, command, now, SMALL) == expected
     past = AddConference(
         command_id="p", conference_id="p", name="P", starts_on=date(2025, 5, 1), ends_on=date(2025, 5, 2)
     )
-    assert validate(state, past, now, SMALL) == "the conference is in the past"
-    assert validate(JourneyState(), Resume(command_id="z"), now, SMALL) == "the journey is not enrolled"
-    assert validate(JourneyState(), enroll(send_time="23:00"), now, SMALL) == (
+    assert reason(state, past, now, SMALL) == "the conference is in the past"
+    assert reason(JourneyState(), Resume(command_id="z"), now, SMALL) == "the journey is not enrolled"
+    assert reason(JourneyState(), enroll(send_time="23:00"), now, SMALL) == (
         "send_time: 23:00 is inside the quiet hours 21:00-07:00"
     )
-    assert (
-        validate(JourneyState(), enroll(timezone="Mars/Base"), now, SMALL) == "unknown time zone 'Mars/Base'"
-    )
+    assert reason(JourneyState(), enroll(timezone="Mars/Base"), now, SMALL) == "unknown time zone 'Mars/Base'"
     done = simulate_state(SMALL, enroll(), START + timedelta(weeks=20))[0]
     later = START + timedelta(weeks=20)
-    assert validate(done, Resume(command_id="y"), later, SMALL) == "the journey has completed"
+    assert reason(done, Resume(command_id="y"), later, SMALL) == "the journey has completed"
 
 
 def test_view_shows_next_nudge_pause_and_bursts() -> None:
@@ -258,3 +264,29 @@ def test_enroll_with_own_send_days_and_time() -> None:
     events = simulate(SMALL, enroll(send_days=["mon", "fri"], send_time="12:15"), START + timedelta(weeks=2))
     assert {local(s)[:3] for s in sends(events)} == {"Mon", "Fri"}
     assert {local_datetime(s.at, NY).time() for s in sends(events)} == {time(12, 15)}
+
+
+def test_rejections_carry_a_code_callers_map() -> None:
+    state = enrolled_state()
+    now = START + timedelta(days=2)
+    conf = {"command_id": "c", "name": "X", "starts_on": date(2026, 2, 3), "ends_on": date(2026, 2, 4)}
+    added = decide_and_evolve(state, AddConference(conference_id="x", **conf), now, SMALL)[1]
+    cases: list[tuple[JourneyState, Command, RejectionCode]] = [
+        (state, RecordMilestone(command_id="a", milestone_id="ghost"), RejectionCode.UNKNOWN_MILESTONE),
+        (state, AdoptPersona(command_id="b", persona=Persona.CONSUMER), RejectionCode.PERSONA_HELD),
+        (state, Resume(command_id="d"), RejectionCode.NOT_PAUSED),
+        (
+            added,
+            AddConference(conference_id="x", **(conf | {"command_id": "c2"})),
+            RejectionCode.CONFERENCE_ADDED,
+        ),
+        (
+            added,
+            AddConference(conference_id="y", **(conf | {"command_id": "c3"})),
+            RejectionCode.CONFERENCE_OVERLAP,
+        ),
+        (JourneyState(), Resume(command_id="z"), RejectionCode.NOT_ENROLLED),
+    ]
+    for before, command, code in cases:
+        refused = validate(before, command, now, SMALL)
+        assert refused is not None and refused.code is code, (command, refused)

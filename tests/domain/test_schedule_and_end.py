@@ -1,6 +1,7 @@
 """ChangeSchedule and EndProgram: later sends follow the new schedule; an early end is the natural one."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from domain import (
     AddConference,
@@ -25,6 +26,12 @@ from domain.timing import local_datetime
 from tests.domain.small_program import SMALL, START, enroll
 
 NY, KOLKATA, LONDON = "America/New_York", "Asia/Kolkata", "Europe/London"
+
+
+def message(*args: Any) -> str | None:
+    """The domain's message for a rejection (its code is checked in test_rejection_codes)."""
+    refused = validate(*args)
+    return refused.message if refused is not None else None
 
 
 def sends(events: list[Event]) -> list[NudgeSent]:
@@ -109,7 +116,7 @@ def test_change_schedule_rejections_read_well() -> None:
     now = START + timedelta(days=1)
 
     def reason(**fields: object) -> str | None:
-        return validate(state, ChangeSchedule.model_validate({"command_id": "x", **fields}), now, SMALL)
+        return message(state, ChangeSchedule.model_validate({"command_id": "x", **fields}), now, SMALL)
 
     assert reason(timezone="Mars/Olympus") == "unknown time zone 'Mars/Olympus'"
     assert reason(send_time="22:00") == "send_time: 22:00 is inside the quiet hours 21:00-07:00"
@@ -150,15 +157,15 @@ def test_end_program_sends_the_recap_at_the_next_slot_then_completes() -> None:
 def test_end_program_is_validated() -> None:
     state, _ = simulate_state(SMALL, enroll(), START + timedelta(days=10))
     now = START + timedelta(days=10)
-    assert validate(state, EndProgram(command_id="e1"), now, SMALL) is None
+    assert message(state, EndProgram(command_id="e1"), now, SMALL) is None
     _, ending = decide_and_evolve(state, EndProgram(command_id="e1"), now, SMALL)
-    assert validate(ending, EndProgram(command_id="e1"), now, SMALL) is None  # the same command: a no-op
-    assert validate(ending, EndProgram(command_id="e2"), now, SMALL) == (
+    assert message(ending, EndProgram(command_id="e1"), now, SMALL) is None  # the same command: a no-op
+    assert message(ending, EndProgram(command_id="e2"), now, SMALL) == (
         "the program is already ending: the recap goes out at the next send slot"
     )
     later = now + timedelta(weeks=1)
-    assert validate(ending, EndProgram(command_id="e3"), later, SMALL) == "the journey has completed"
-    assert validate(ending, ChangeSchedule(command_id="c", send_time=time(7)), later, SMALL) == (
+    assert message(ending, EndProgram(command_id="e3"), later, SMALL) == "the journey has completed"
+    assert message(ending, ChangeSchedule(command_id="c", send_time=time(7)), later, SMALL) == (
         "the journey has completed"
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lowest first. `domain` is pure; `workflows` holds the contract with the activities.
-LAYERS = ["domain", "workflows", "infra", "store", "activities", "worker", "web", "cli"]
+LAYERS = ["domain", "workflows", "infra", "store", "activities", "steering", "worker", "web", "cli"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

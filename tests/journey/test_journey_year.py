@@ -23,13 +23,13 @@ from temporalio.testing import WorkflowEnvironment
 from domain import (
     AddConference,
     AdoptPersona,
-    Command,
     Enroll,
     JourneyView,
     Mode,
     Pause,
     Persona,
     RecordMilestone,
+    SteerCommand,
     simulate,
 )
 from domain.timing import start_of_local_day
@@ -39,7 +39,7 @@ from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink
 from worker.main import build_worker
 from workflows.contract import JourneyInput, journey_id
-from workflows.journey import JourneyWorkflow
+from workflows.journey import JOURNEY_UPDATES, JourneyWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter")
@@ -121,7 +121,7 @@ async def test_a_year_of_journey(
         start=start,
     )
     conf_start = start_date + timedelta(weeks=11, days=2)  # a Wednesday
-    script: list[tuple[timedelta, Command]] = [
+    script: list[tuple[timedelta, SteerCommand]] = [
         (timedelta(weeks=3), RecordMilestone(command_id="m1", milestone_id="followed_ten")),
         (timedelta(weeks=3, days=1), RecordMilestone(command_id="m2", milestone_id="followed_institution")),
         (timedelta(weeks=5), AdoptPersona(command_id="a1", persona=Persona.CREATOR)),
@@ -140,12 +140,6 @@ async def test_a_year_of_journey(
         (timedelta(weeks=16), Pause(command_id="p1", until=start + timedelta(weeks=19))),
         (timedelta(weeks=36), RecordMilestone(command_id="m3", milestone_id="first_original_post")),
     ]
-    updates = {
-        RecordMilestone: JourneyWorkflow.record_milestone,
-        AdoptPersona: JourneyWorkflow.adopt_persona,
-        AddConference: JourneyWorkflow.add_conference,
-        Pause: JourneyWorkflow.pause,
-    }
     try:
         async with build_worker(client, pool, settings):
             handle: WorkflowHandle[JourneyWorkflow, JourneyView] = await client.start_workflow(
@@ -164,7 +158,7 @@ async def test_a_year_of_journey(
             for offset, command in script:
                 target = start + offset + timedelta(hours=15)  # mid-afternoon local, never at a send instant
                 await env.sleep(target - await env.get_current_time())
-                await handle.execute_update(updates[type(command)], command, id=command.command_id)  # type: ignore[call-overload]
+                await handle.execute_update(JOURNEY_UPDATES[type(command)], command, id=command.command_id)
             final = await handle.result()
             lengths = await _history_lengths(client, wid, first_run)
     finally:

@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from domain import ChangeSchedule, Command, EndProgram, Enroll, JourneyView, Mode, Persona, simulate
+from domain import ChangeSchedule, EndProgram, Enroll, JourneyView, Mode, Persona, SteerCommand, simulate
 from domain.timing import start_of_local_day
 from infra.settings import load_settings
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
@@ -23,7 +23,7 @@ from tests.journey.test_journey_year import PROGRAM, TZ, _next_monday
 from worker.devstack import MailSink
 from worker.main import build_worker
 from workflows.contract import JourneyInput, journey_id
-from workflows.journey import JourneyWorkflow
+from workflows.journey import JOURNEY_UPDATES, JourneyWorkflow
 
 KOLKATA = "Asia/Kolkata"
 
@@ -84,11 +84,10 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
         personas=(Persona.CONSUMER,),
         start=start,
     )
-    script: list[tuple[timedelta, Command]] = [
+    script: list[tuple[timedelta, SteerCommand]] = [
         (timedelta(weeks=2), ChangeSchedule(command_id="s1", timezone=KOLKATA, send_time=time(7, 0))),
         (timedelta(weeks=4, days=2), EndProgram(command_id="e1")),  # a Wednesday
     ]
-    updates = {ChangeSchedule: JourneyWorkflow.change_schedule, EndProgram: JourneyWorkflow.end_program}
     try:
         async with build_worker(client, pool, settings):
             handle: WorkflowHandle[JourneyWorkflow, JourneyView] = await client.start_workflow(
@@ -105,7 +104,7 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
             first_run = handle.result_run_id
             for offset, command in script:
                 await env.sleep(start + offset + timedelta(hours=15) - await env.get_current_time())
-                await handle.execute_update(updates[type(command)], command, id=command.command_id)  # type: ignore[call-overload]
+                await handle.execute_update(JOURNEY_UPDATES[type(command)], command, id=command.command_id)
             final = await handle.result()
             runs = await _activities_by_run(client, wid, first_run)
     finally:

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.launch import cohort_inputs, launch_journeys
 from cli.preview import plans_from_roster, run_preview, weeks_for
 from cli.roster_file import load_roster
-from domain import AdoptPersona, Command, DropPersona, Pause, RecordMilestone, Unsubscribe
+from domain import Enroll, Tick
 from domain.preview import parse_script
 from infra.program_files import load_program
 from infra.settings import load_settings
@@ -31,17 +31,10 @@ from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink
 from worker.main import build_worker
 from workflows.contract import journey_id
-from workflows.journey import JourneyWorkflow
+from workflows.journey import JOURNEY_UPDATES
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(REPO / "programs" / "medtwitter")
-UPDATES: dict[type, Any] = {
-    RecordMilestone: JourneyWorkflow.record_milestone,
-    AdoptPersona: JourneyWorkflow.adopt_persona,
-    DropPersona: JourneyWorkflow.drop_persona,
-    Pause: JourneyWorkflow.pause,
-    Unsubscribe: JourneyWorkflow.unsubscribe,
-}
 
 
 def _roster(start: date) -> str:
@@ -126,8 +119,9 @@ async def test_preview_matches_the_journeys(
             for at, pid, command in scripted:
                 await env.sleep(max(at - await env.get_current_time(), timedelta(0)))
                 handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(journey_id(cohort, pid))
-                update: Command = command
-                await handle.execute_update(UPDATES[type(update)], update, id=update.command_id)
+                assert not isinstance(command, Enroll | Tick)  # a script steers; it never enrols
+                update = command
+                await handle.execute_update(JOURNEY_UPDATES[type(update)], update, id=update.command_id)
             # Run the clock on to the end. (Not result(): launch handles do not unlock
             # time-skipping, and concurrent result() calls would break the server's time lock.)
             for data in inputs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,17 +27,29 @@ from domain.program import Program
 from infra.links import Action, link_url, sign_link
 from infra.program_files import load_program
 from infra.settings import Settings
+from steering import Journeys
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from web.app import create_app
-from web.journeys import Journeys
 from web.server import serve
 from worker.devstack import free_port
 from workflows import search_attributes as sa
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
-COHORT = "web1"
 PARTICIPANT = "p1"
-WORKFLOW_ID = f"journey-{COHORT}~{PARTICIPANT}"
+
+
+class _Ids:
+    """This test's cohort: tests share the Temporal server, and a journey an earlier test completed must
+    not stand for this test's (the steering service settles commands for a completed journey for good)."""
+
+    cohort = "web1"
+
+    @property
+    def workflow_id(self) -> str:
+        return f"journey-{self.cohort}~{PARTICIPANT}"
+
+
+IDS = _Ids()
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +59,12 @@ def program() -> Program:
 
 @pytest.fixture
 async def cohort(db_pool: asyncpg.Pool, program: Program) -> str:
-    """One participant in Postgres (no journey yet); returns its workflow id."""
-    await save_cohort(db_pool, COHORT, program, datetime.now(UTC).date())
+    """One participant in Postgres (no journey yet), in a cohort of this test's own; its workflow id."""
+    IDS.cohort = f"web-{uuid.uuid4().hex[:8]}"
+    await save_cohort(db_pool, IDS.cohort, program, datetime.now(UTC).date())
     await save_participants(
         db_pool,
-        COHORT,
+        IDS.cohort,
         [
             ParticipantRecord(
                 participant_id=PARTICIPANT,
@@ -62,7 +76,7 @@ async def cohort(db_pool: asyncpg.Pool, program: Program) -> str:
             )
         ],
     )
-    return WORKFLOW_ID
+    return IDS.workflow_id
 
 
 @pytest.fixture
@@ -78,7 +92,7 @@ class RunningWeb:
 
     def link(self, action: Action, args: dict[str, str] | None = None, *, now: datetime | None = None) -> str:
         secret = self.settings.link_secret.get_secret_value()
-        token = sign_link(secret, WORKFLOW_ID, action, args, now=now or datetime.now(UTC))
+        token = sign_link(secret, IDS.workflow_id, action, args, now=now or datetime.now(UTC))
         return link_url(self.base_url, action, token)
 
 
@@ -109,7 +123,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 async def participant_row(pool: asyncpg.Pool) -> asyncpg.Record:
     row = await pool.fetchrow(
-        "select * from participants where cohort_id = $1 and participant_id = $2", COHORT, PARTICIPANT
+        "select * from participants where cohort_id = $1 and participant_id = $2", IDS.cohort, PARTICIPANT
     )
     assert row is not None
     return row
@@ -140,12 +154,13 @@ async def worker(web_settings: Settings) -> AsyncIterator[None]:
 
 
 async def start_journey(
-    client: Client, settings: Settings, program: Program, workflow_id: str = WORKFLOW_ID
+    client: Client, settings: Settings, program: Program, workflow_id: str | None = None
 ) -> WorkflowHandle[Any, Any]:
     from domain import Enroll
     from workflows.journey import JourneyInput, JourneyWorkflow
 
-    cohort_id, participant_id = COHORT, workflow_id.removeprefix(f"journey-{COHORT}~")
+    workflow_id = workflow_id or IDS.workflow_id
+    cohort_id, participant_id = IDS.cohort, workflow_id.removeprefix(f"journey-{IDS.cohort}~")
     data = JourneyInput(
         cohort_id=cohort_id,
         participant_id=participant_id,
@@ -185,9 +200,9 @@ async def journey(
 
 
 async def view(handle: WorkflowHandle[Any, Any]) -> JourneyView:
-    from domain import JourneyView as View
+    from workflows.journey import JourneyWorkflow
 
-    result: View = await handle.query("view", result_type=View)
+    result: JourneyView = await handle.query(JourneyWorkflow.view)
     return result
 
 

@@ -26,8 +26,7 @@ from infra.links import Action
 from infra.settings import Settings
 from store.programs import ProgramCache
 from tests.web.conftest import (
-    COHORT,
-    WORKFLOW_ID,
+    IDS,
     RunningWeb,
     future,
     participant_row,
@@ -77,7 +76,7 @@ async def test_participant_clicks_a_milestone_link_from_the_email_and_confirms(
         ProgramCache(),
         SendNudgeInput(
             workflow_id=journey.id,
-            cohort_id=COHORT,
+            cohort_id=IDS.cohort,
             participant_id="p1",
             nudge_id="welcome",
             nudge_key="welcome",
@@ -166,14 +165,14 @@ async def test_operator_finds_the_journey_in_the_temporal_ui_by_cohort(
         handle = await start_journey(env.client, settings, program)
         await wait_enrolled(handle)
         page = await browser.new_page()
-        query = quote(f'MentorflowCohort="{COHORT}"')
+        query = quote(f'MentorflowCohort="{IDS.cohort}"')
         await page.goto(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows?query={query}")
-        link = page.get_by_role("link", name=WORKFLOW_ID)
+        link = page.get_by_role("link", name=IDS.workflow_id)
         await expect(link).to_be_visible(timeout=30_000)
         await link.click()
         # The journey's page: its summary and current details sit under "User Metadata".
         await page.get_by_role("tab", name="User Metadata").click()
-        summary = f"participant p1 · cohort {COHORT} · program medtwitter"
+        summary = f"participant p1 · cohort {IDS.cohort} · program medtwitter"
         # The UI renders each as Markdown in its own iframe: the static summary, then the current details.
         frames = page.locator("iframe")
         await expect(frames.first.content_frame.get_by_text(summary)).to_be_visible(timeout=30_000)

@@ -21,7 +21,7 @@ from temporalio.client import WorkflowHandle
 from domain import JourneyView
 from infra.links import Action, link_url, sign_link
 from store.cohorts import ParticipantRecord, save_participants
-from tests.web.conftest import COHORT, RunningWeb, future, intent_rows, participant_row, view
+from tests.web.conftest import IDS, RunningWeb, future, intent_rows, participant_row, view
 from web.pages import SECURITY_HEADERS
 
 CSP = SECURITY_HEADERS["Content-Security-Policy"]
@@ -47,7 +47,7 @@ async def test_a_token_cannot_be_moved_to_another_journey(
 ) -> None:
     await save_participants(
         db_pool,
-        COHORT,
+        IDS.cohort,
         [
             ParticipantRecord(
                 participant_id="p2",
@@ -62,12 +62,12 @@ async def test_a_token_cannot_be_moved_to_another_journey(
     before = await _everything(db_pool)
     secret = web.settings.link_secret.get_secret_value()
     now = datetime.now(UTC)
-    mine = sign_link(secret, f"journey-{COHORT}~p1", Action.UNSUBSCRIBE, now=now)
+    mine = sign_link(secret, f"journey-{IDS.cohort}~p1", Action.UNSUBSCRIBE, now=now)
     # Edit the journey id inside p1's token (payload re-encoded, p1's signature kept).
-    edited = _payload(mine) | {"workflow_id": f"journey-{COHORT}~p2"}
+    edited = _payload(mine) | {"workflow_id": f"journey-{IDS.cohort}~p2"}
     payload = base64_encode(json.dumps(edited, separators=(",", ":"))).decode()
     forged = payload + "." + mine.rsplit(".", 1)[1]
-    theirs = sign_link(secret, f"journey-{COHORT}~p2", Action.UNSUBSCRIBE, now=now)
+    theirs = sign_link(secret, f"journey-{IDS.cohort}~p2", Action.UNSUBSCRIBE, now=now)
     spliced = _with_payload_of(mine, theirs)  # p2's payload under p1's signature
     for token in (forged, spliced):
         url = link_url(web.base_url, Action.UNSUBSCRIBE, token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ from domain import Mode, Persona
 from domain.program import Program
 from infra.links import Action, verify_link
 from infra.settings import Settings
-from store.intents import action_id_for, find_participant, record_action
+from steering import Journeys, Pending, Steering
+from store.intents import action_id_for, find_participant
 from tests.web.conftest import (
     RunningWeb,
     future,
@@ -25,7 +27,6 @@ from tests.web.conftest import (
     wait_enrolled,
 )
 from web.actions import plan_persona
-from web.journeys import Journeys, apply_intents, apply_pending_intents
 
 
 async def test_milestone_reaches_the_journey_once_and_a_replay_changes_nothing(
@@ -37,7 +38,7 @@ async def test_milestone_reaches_the_journey_once_and_a_replay_changes_nothing(
     assert "Recorded: Created an account with a professional profile" in done.text
     assert list((await view(journey)).milestones) == ["account_created"]
     [row] = await intent_rows(db_pool)
-    assert (row["update_name"], row["status"]) == ("record_milestone", "applied")
+    assert (json.loads(row["command"])["type"], row["status"]) == ("record_milestone", "applied")
     stored = await db_pool.fetchval(
         "select count(*) from journey_events where workflow_id = $1 and type = 'milestone_achieved'",
         journey.id,
@@ -160,11 +161,16 @@ async def test_one_click_unsubscribe_reaches_the_journey_and_works_after_it_ende
     assert (await participant_row(db_pool))["unsubscribed_at"] is not None
     await journey.result()  # an unsubscribed journey ends
 
-    # Another email's link, after the journey ended: still 200, still recorded, no error.
+    # Another email's link, after the journey ended: still 200, still recorded, no error; the intent is
+    # settled (the journey will never take it), not retried for ever.
     again = await one_click(http, web.link(Action.UNSUBSCRIBE, now=datetime.now(UTC) - timedelta(days=3)))
     assert again.status_code == 200 and "You are unsubscribed" in again.text
     last = (await intent_rows(db_pool))[-1]
-    assert (last["status"], last["detail"]) == ("pending", "the journey is not running")
+    assert (last["status"], last["code"], last["detail"]) == (
+        "rejected",
+        "journey_closed",
+        "the journey has ended",
+    )
 
 
 async def one_click(http: httpx.AsyncClient, url: str) -> httpx.Response:
@@ -195,11 +201,14 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
     participant = await find_participant(db_pool, claims.workflow_id)
     assert participant is not None
     plan = plan_persona(claims, participant)
-    recorded = await record_action(
-        db_pool, participant, "persona", action_id_for(token, plan.form), plan.intents, plan.write
+    _, [pending] = await Steering(db_pool, Journeys(dead)).send_all(
+        participant,
+        plan.commands,
+        action="persona",
+        action_id=action_id_for(token, plan.form),
+        write=plan.write,
     )
-    [pending] = await apply_intents(db_pool, Journeys(dead), recorded.intents)
-    assert (pending.status, pending.detail) == ("pending", "Temporal is unreachable")
+    assert pending == Pending(reason="Temporal is unreachable")
 
     # The journey does not run yet: the link still answers, recorded.
     snooze = await http.post(web.link(Action.SNOOZE, {"weeks": "2"}))
@@ -208,9 +217,9 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
     handle = await start_journey(temporal_env.client, web_settings, program)
     await wait_enrolled(handle)
     await db_pool.execute("update participant_intents set next_attempt_at = now()")  # their retry time came
-    assert await apply_pending_intents(db_pool, Journeys(web_settings)) == 2
+    assert await Steering(db_pool, Journeys(web_settings)).deliver_due() == 2
     journey_view = await view(handle)
     assert journey_view.personas == [Persona.CONSUMER] and journey_view.mode is Mode.PAUSED
     assert {r["status"] for r in await intent_rows(db_pool)} == {"applied"}
-    assert await apply_pending_intents(db_pool, Journeys(web_settings)) == 0
+    assert await Steering(db_pool, Journeys(web_settings)).deliver_due() == 0
     await handle.terminate("test over")

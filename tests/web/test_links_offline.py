@@ -6,6 +6,7 @@ recorded as pending in Postgres and the participant's own columns change at once
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -89,11 +90,12 @@ async def test_actions_are_recorded_while_the_journey_is_unreachable(
     assert list((await participant_row(db_pool))["personas"]) == ["amplifier"]
 
     rows = await intent_rows(db_pool)
-    assert [(r["update_name"], r["status"]) for r in rows] == [
+    assert [(json.loads(r["command"])["type"], r["status"]) for r in rows] == [
         ("pause", "pending"),
         ("adopt_persona", "pending"),
     ]
-    assert all(r["detail"] == "the journey is not running" for r in rows)
+    # The persona waits behind the snooze: a journey takes a participant's commands in the order given.
+    assert [r["detail"] for r in rows] == ["the journey has not started", "waiting for an earlier request"]
     assert rows[0]["command"] is not None and rows[0]["intent_id"] in rows[0]["command"]
 
 
@@ -143,4 +145,4 @@ async def test_one_click_unsubscribe_needs_no_journey_cookie_or_redirect(
     assert "set-cookie" not in got.headers and "location" not in got.headers
     assert (await participant_row(db_pool))["unsubscribed_at"] is not None
     [row] = await intent_rows(db_pool)
-    assert (row["update_name"], row["status"]) == ("unsubscribe", "pending")
+    assert (json.loads(row["command"])["type"], row["status"]) == ("unsubscribe", "pending")

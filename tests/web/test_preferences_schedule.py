@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -35,7 +36,9 @@ async def test_preferences_form_moves_the_journeys_next_send(
         ["mon", "wed"],
         "07:00",
     )
-    schedule = [i for i in await intent_rows(db_pool) if i["update_name"] == "change_schedule"]
+    schedule = [
+        i for i in await intent_rows(db_pool) if json.loads(i["command"])["type"] == "change_schedule"
+    ]
     assert [i["status"] for i in schedule] == ["applied"]
     after = await view(journey)
     assert after.next_nudge_at is not None
@@ -47,5 +50,8 @@ async def test_preferences_form_moves_the_journeys_next_send(
     # The same schedule again changes nothing: no new intent, and the journey is not asked.
     again = await http.post(url, data={**form, "snooze_until": ""})
     assert again.status_code == 200, again.text
-    assert len([i for i in await intent_rows(db_pool) if i["update_name"] == "change_schedule"]) == 1
+    assert (
+        len([i for i in await intent_rows(db_pool) if json.loads(i["command"])["type"] == "change_schedule"])
+        == 1
+    )
     assert (await view(journey)).next_nudge_at == after.next_nudge_at
