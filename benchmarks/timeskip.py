@@ -25,7 +25,7 @@ from benchmarks.report import Row
 from benchmarks.roster import synthetic_rows
 from benchmarks.stack import REPO
 from cli.preview import plans_from_roster, run_preview, weeks_for
-from domain import AddConference, AdoptPersona, Command, Pause, Persona, RecordMilestone
+from domain import AddConference, AdoptPersona, Pause, Persona, RecordMilestone, SteerCommand
 from domain.roster import RosterRow
 from infra.program_files import load_program
 from infra.settings import load_settings
@@ -33,7 +33,7 @@ from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import MailSink, free_port, temporal_test_server
 from worker.main import build_worker
 from workflows.contract import journey_id
-from workflows.journey import JourneyWorkflow
+from workflows.journey import JOURNEY_UPDATES, JourneyWorkflow
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PROGRAM = load_program(REPO / "programs" / "medtwitter")
@@ -130,7 +130,7 @@ async def _journeys_year(
     return time.perf_counter() - began
 
 
-def _script(start: datetime) -> list[tuple[timedelta, Command]]:
+def _script(start: datetime) -> list[tuple[timedelta, SteerCommand]]:
     """tests/journey/test_journey_year.py's year: milestones, a persona, a conference burst, a pause."""
     conf_start = start.date() + timedelta(weeks=11, days=2)
     return [
@@ -173,16 +173,10 @@ async def _scripted_year(
     handle = await env.client.start_workflow(
         JourneyWorkflow.run, data, id=data.enroll.journey_id, task_queue=task_queue
     )
-    updates = {
-        RecordMilestone: JourneyWorkflow.record_milestone,
-        AdoptPersona: JourneyWorkflow.adopt_persona,
-        AddConference: JourneyWorkflow.add_conference,
-        Pause: JourneyWorkflow.pause,
-    }
     for offset, command in _script(data.enroll.start):
         target = data.enroll.start + offset + timedelta(hours=15)  # never at a send instant
         await env.sleep(target - await env.get_current_time())
-        await handle.execute_update(updates[type(command)], command, id=command.command_id)  # type: ignore[call-overload]
+        await handle.execute_update(JOURNEY_UPDATES[type(command)], command, id=command.command_id)
     await handle.result()
     return await history_of(env.client, handle.id)
 

@@ -45,7 +45,7 @@ async def test_show_says_who_did_what_in_local_time_and_cohort_commands_count_en
         paused = await cli(settings, "cohort", "pause", "sh1", "--until", until, "--json", cwd=tmp_path)
         assert paused.returncode == 0, paused.stderr
         outcome = json.loads(paused.stdout)
-        assert (outcome["applied"], outcome["ended"], outcome["missing"]) == (2, {"unsubscribed": 1}, 0)
+        assert (outcome["applied"], outcome["ended"], outcome["pending"]) == (2, {"unsubscribed": 1}, 0)
         resumed = await cli(settings, "cohort", "resume", "sh1", cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert "1 left alone: unsubscribed" in resumed.stderr and "no journey yet" not in resumed.stderr

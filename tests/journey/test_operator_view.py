@@ -19,7 +19,7 @@ from infra.settings import Settings
 from store.cohorts import ParticipantRecord, read_enrolees, save_cohort, save_participants
 from worker.main import build_worker
 from workflows import search_attributes as sa
-from workflows.journey import decision_summary
+from workflows.journey import JourneyWorkflow, decision_summary
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 
@@ -98,7 +98,9 @@ async def test_unsubscribed_journey_told_apart_and_each_activity_names_its_event
     async with build_worker(client, db_pool, settings):
         assert await start_journey(client, settings.task_queue, data)
         handle = client.get_workflow_handle(data.enroll.journey_id)
-        await handle.execute_update("unsubscribe", Unsubscribe(command_id="staff-unsubscribe-1"))
+        await handle.execute_update(
+            JourneyWorkflow.unsubscribe, Unsubscribe(command_id="staff-unsubscribe-1")
+        )
         result = JourneyView.model_validate(await handle.result())
         desc = await handle.describe()
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
