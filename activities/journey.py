@@ -6,7 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.mailer import TransientSmtpError
+from activities.mailer import SmtpConfigError, TransientSmtpError
 from activities.send_nudge import send_nudge
 from store.events import append_events
 from store.programs import ProgramCache, ProgramNotFound
@@ -39,6 +39,16 @@ class JourneyActivities:
             )
         except ProgramNotFound as err:
             raise ApplicationError(str(err), type="ProgramNotFound", non_retryable=True) from None
+        except SmtpConfigError as err:
+            # Retried too (nothing is lost while it is fixed), but every email fails alike until an
+            # operator changes the setting the message names: an error and a metric to alert on at once.
+            activity.metric_meter().create_counter(
+                "mentorflow_smtp_config_errors", "Sends that found the SMTP relay unusable as configured"
+            ).add(1)
+            activity.logger.error(
+                "smtp configuration error", extra={"nudge_key": data.nudge_key, "error": str(err)}
+            )
+            raise
         except TransientSmtpError as err:
             # Retried by the workflow's policy; the ledger row stays 'sending' so operators can see it.
             activity.logger.warning(

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # if that is localhost or has no dot (relays with reject_non_fqdn_helo_hostname refuse it).
     smtp_ehlo_name: str | None = None
     # auto: a non-ASCII address goes with SMTPUTF8 when the relay offers it (else that email fails);
-    # off: never (such an address is refused at validation, `smtputf8_possible`).
+    # off: never (the roster refuses such an address: domain.text.check_address, address_refusal).
     smtp_utf8: Literal["auto", "off"] = "auto"
     # Timeouts, RFC 5321 4.5.3.2 (connecting is ours: a relay that is down should be noticed quickly).
     smtp_connect_timeout_seconds: float = Field(default=30.0, gt=0)

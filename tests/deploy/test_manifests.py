@@ -42,7 +42,11 @@ SDK_METRICS = {
     "temporal_worker_task_slots_available",
     "temporal_worker_task_slots_used",
 }
-MENTORFLOW_METRICS = {"mentorflow_emails_failed", "mentorflow_ledger_sending_stuck"}
+MENTORFLOW_METRICS = {
+    "mentorflow_emails_failed",
+    "mentorflow_ledger_sending_stuck",
+    "mentorflow_smtp_config_errors",
+}
 
 
 def _yaml_docs(path: Path) -> list[Any]:
@@ -290,6 +294,7 @@ def test_alert_rules_are_well_formed_and_use_only_known_metrics() -> None:
         "temporal_workflow_task_execution_failed",
         "mentorflow_emails_failed",
         "mentorflow_ledger_sending_stuck",
+        "mentorflow_smtp_config_errors",
     } <= used
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     for metric in MENTORFLOW_METRICS:

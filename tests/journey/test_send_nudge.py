@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from pydantic import SecretStr
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.testing import ActivityEnvironment
 
-from activities.mailer import TransientSmtpError
+from activities.deps import ActivityDeps
+from activities.journey import JourneyActivities
+from activities.mailer import SmtpConfigError, TransientSmtpError
 from activities.send_nudge import send_nudge
 from activities.smtp_pool import SmtpPool
 from infra.program_files import load_program
@@ -268,3 +275,28 @@ async def test_a_misconfigured_relay_fails_no_email_for_good(
     assert (await _ledger(db_pool))["status"] == "sending"
     result = await send_nudge(settings, db_pool, ProgramCache(), _input())
     assert result.status is SendStatus.SENT and len(mail_sink.messages()) == 1
+
+
+async def test_a_relay_unusable_as_configured_is_an_error_and_a_metric_naming_the_setting(
+    settings: Settings,
+    db_pool: asyncpg.Pool,
+    mail_sink: MailSink,
+    cohort: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """STARTTLS asked of a relay that does not offer it: retried (the email waits in 'sending'), but an
+    ERROR naming MENTORFLOW_SMTP_SECURITY and `mentorflow_smtp_config_errors` for the alert."""
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    env = ActivityEnvironment()
+    env.metric_meter = runtime.metric_meter
+    starttls = settings.model_copy(update={"smtp_security": "starttls"})
+    activities = JourneyActivities(ActivityDeps(settings=starttls, pool=db_pool))
+    with pytest.raises(SmtpConfigError, match="MENTORFLOW_SMTP_SECURITY"):
+        await env.run(activities._send, _input())
+    [record] = [r for r in caplog.records if r.getMessage().startswith("smtp configuration error")]
+    assert record.levelno == logging.ERROR and "MENTORFLOW_SMTP_SECURITY" in repr(vars(record))
+    assert (await _ledger(db_pool))["status"] == "sending" and mail_sink.messages() == []
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert re.search(r"^mentorflow_smtp_config_errors(_total)?(\{[^}]*\})? 1$", metrics, re.M), metrics
