@@ -63,6 +63,27 @@ async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, r
     return new
 
 
+async def start_mentors(client: Client, pool: asyncpg.Pool, cohort_id: str, task_queue: str) -> int:
+    """One durable workflow per mentor of the cohort (a second start is a no-op); how many run."""
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from store.mentors import cohort_mentors
+    from workflows.contract import MentorInput, mentor_workflow_id
+    from workflows.mentor import MentorWorkflow
+
+    mentors = await cohort_mentors(pool, cohort_id)
+    for m in mentors:
+        await client.start_workflow(
+            MentorWorkflow.run,
+            MentorInput(cohort_id=cohort_id, mentor_id=m.mentor_id),
+            id=mentor_workflow_id(cohort_id, m.mentor_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"mentor {m.mentor_id} of cohort {cohort_id}: weekly digest and amplify prompts",
+        )
+    return len(mentors)
+
+
 async def _progress(client: Client, cohort_id: str) -> LaunchProgress | None:
     from temporalio.service import RPCError
 
@@ -102,11 +123,14 @@ async def launch(
         client = await connect(settings)
         new = await _save(pool, cohort_id, program, start, rows)
         await sync_mentors(pool, cohort_id)
+        mentors = await start_mentors(client, pool, cohort_id, settings.task_queue)
         total = await pool.fetchval("select count(*) from participants where cohort_id = $1", cohort_id)
     finally:
         await pool.close()
     if not quiet:
         say(f"saved {len(rows)} participants to Postgres ({new} new); cohort {cohort_id!r} has {total}")
+        if mentors:
+            say(f"{mentors} mentor workflow(s) running (weekly digests, amplify prompts)")
     for _attempt in range(2):
         handle = await client.start_workflow(
             CohortLaunchWorkflow.run,
@@ -427,7 +451,7 @@ def _print_report(r: Any) -> None:
                 [[s.title, s.reached] for s in f.steps],
             )
         )
-    clicks = ("milestones", "snoozes", "preferences")
+    clicks = ("milestones", "snoozes", "preferences", "amplified")
     err.print(
         table(
             "Per week",

@@ -41,6 +41,7 @@ CSV_COLUMNS = (
     "milestones",
     "milestone_count",
     "last_click",
+    "amplified_by_mentor",
     "emails_sent",
 )
 
@@ -61,6 +62,7 @@ def _row(line: ParticipantLine) -> list[str]:
         "; ".join(line.milestones),
         str(len(line.milestones)),
         f"{line.last_click:%Y-%m-%d %H:%M}" if line.last_click else "",
+        str(line.amplified),
         str(line.emails_sent),
     ]
 
@@ -140,8 +142,10 @@ def _week_cells(w: WeekRow) -> str:
     clicks = "".join(
         f"<td class=n>{w.clicks.get(k, 0)}</td>" for k in ("milestones", "snoozes", "preferences")
     )
-    other = sum(n for k, n in w.clicks.items() if k not in ("milestones", "snoozes", "preferences"))
-    return f"<tr><td>{w.week}</td>{emails}{clicks}<td class=n>{other}</td></tr>"
+    shown = ("milestones", "snoozes", "preferences", "amplified")
+    other = sum(n for k, n in w.clicks.items() if k not in shown)
+    amplified = w.clicks.get("amplified", 0)
+    return f"<tr><td>{w.week}</td>{emails}{clicks}<td class=n>{other}</td><td class=n>{amplified}</td></tr>"
 
 
 def render_html(report: CohortReport) -> str:
@@ -184,7 +188,7 @@ mentors whose mentees are all quiet.</p>
 <tbody>{attention or "<tr><td colspan=4 class=muted>nobody</td></tr>"}</tbody></table>
 <h2>Emails and clicks per week</h2>
 <table><thead><tr><th>week of</th><th>sent</th><th>failed</th><th>suppressed</th><th>milestone clicks</th>
-<th>snoozes</th><th>preferences</th><th>other clicks</th></tr></thead>
+<th>snoozes</th><th>preferences</th><th>other clicks</th><th>amplified by mentors</th></tr></thead>
 <tbody>{"".join(_week_cells(w) for w in report.weeks)}</tbody></table>
 <h2>Participants</h2>
 <table><thead><tr>{people_head}</tr></thead><tbody>{people}</tbody></table>{more}

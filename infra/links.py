@@ -20,11 +20,15 @@ class Action(StrEnum):
     CONFERENCE = "conference"
     PREFERENCES = "preferences"
     UNSUBSCRIBE = "unsubscribe"
+    # A mentor's links: the token signs the mentor's workflow id (ids only).
+    MENTOR_UNSUBSCRIBE = "mentor-unsubscribe"
+    AMPLIFIED = "amplified"  # args: participant, milestone
 
 
 # Unsubscribe links must keep working long after the email (RFC 8058 asks for it); others expire.
 LINK_LIFETIME = {action: timedelta(days=120) for action in Action} | {
-    Action.UNSUBSCRIBE: timedelta(days=3650)
+    Action.UNSUBSCRIBE: timedelta(days=3650),
+    Action.MENTOR_UNSUBSCRIBE: timedelta(days=3650),
 }
 
 

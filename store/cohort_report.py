@@ -28,6 +28,8 @@ CLICK_KINDS = {
     "conference_added": "conferences",
     "unsubscribed": "unsubscribes",
 }
+# A mentor's "I amplified it" (web/mentors.py): an event on the mentee's journey.
+AMPLIFIED = "mentor_amplified"
 # A send still `sending` after this long is stuck (the same bar as the worker's ledger alert).
 STUCK_AFTER = timedelta(minutes=30)
 
@@ -66,6 +68,7 @@ class ParticipantLine(BaseModel):
     personas: list[str] = Field(default_factory=list)
     milestones: list[str] = Field(default_factory=list)  # in the order achieved
     last_click: datetime | None = None
+    amplified: int = 0  # milestones the participant's mentor amplified
     emails_sent: int = 0
     mode: str | None = None  # None: the journey has recorded nothing yet
 
@@ -110,6 +113,14 @@ _SENT = """
 _CLICK_WHERE = f"cohort_id = $1 and payload ->> 'command_id' like '{CLICK_PREFIX}%'"
 _LAST_CLICK = f"select participant_id, max(at) as at from journey_events where {_CLICK_WHERE} group by 1"
 _FIRST_SEEN = "select participant_id, min(at) as at from journey_modes where cohort_id = $1 group by 1"
+_AMPLIFIED = f"""
+    select participant_id, count(*) as n from journey_events where cohort_id = $1 and type = '{AMPLIFIED}'
+    group by 1
+"""
+_WEEK_AMPLIFIED = f"""
+    select date_trunc('week', at, 'UTC')::date as week, count(*) as n from journey_events
+    where cohort_id = $1 and type = '{AMPLIFIED}' and at >= $2 and at < $3 group by 1
+"""
 # Unsubscribed lately: the participant's own word (written first) or the journey's event.
 _UNSUBSCRIBED = """
     select participant_id, min(at) as at from (
@@ -179,7 +190,20 @@ async def cohort_report(
             rows: list[asyncpg.Record] = await conn.fetch(sql, cohort_id, *args)
             return rows
 
-    (people, milestones, sent, clicks, seen, w_emails, w_clicks, w_modes, bad, unsub) = await asyncio.gather(
+    (
+        people,
+        milestones,
+        sent,
+        clicks,
+        seen,
+        w_emails,
+        w_clicks,
+        w_modes,
+        bad,
+        unsub,
+        amplified,
+        w_amplified,
+    ) = await asyncio.gather(
         fetch(_PEOPLE),
         fetch(_MILESTONES),
         fetch(_SENT),
@@ -190,12 +214,15 @@ async def cohort_report(
         fetch(_WEEK_MODES, lo, hi),
         fetch(_BAD_SENDS, lo, now - STUCK_AFTER),
         fetch(_UNSUBSCRIBED, now - timedelta(days=7)),
+        fetch(_AMPLIFIED),
+        fetch(_WEEK_AMPLIFIED, lo, end),
     )
     achieved: dict[str, list[str]] = {}
     for r in milestones:
         achieved.setdefault(r["participant_id"], []).append(r["milestone_id"])
     sent_by = {r["participant_id"]: r["n"] for r in sent}
     click_by = {r["participant_id"]: r["at"] for r in clicks}
+    amplified_by = {r["participant_id"]: r["n"] for r in amplified}
     lines = [
         ParticipantLine(
             participant_id=r["participant_id"],
@@ -205,6 +232,7 @@ async def cohort_report(
             personas=list(r["personas"]),
             milestones=achieved.get(r["participant_id"], []),
             last_click=click_by.get(r["participant_id"]),
+            amplified=amplified_by.get(r["participant_id"], 0),
             emails_sent=sent_by.get(r["participant_id"], 0),
             mode=r["mode"],
         )
@@ -212,6 +240,10 @@ async def cohort_report(
     ]
     spec = ProgramSpec.model_validate(json.loads(cohort["spec"])) if cohort["spec"] else None
     weeks = _weeks(first, last, w_emails, w_clicks, w_modes)
+    for r in w_amplified:
+        for w in weeks:
+            if w.week == r["week"]:
+                w.clicks["amplified"] = r["n"]
     seen_at = {r["participant_id"]: r["at"] for r in seen}
     unsubscribed = {r["participant_id"]: r["at"] for r in unsub}
     return CohortReport(

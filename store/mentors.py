@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timedelta
+import json
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 from pydantic import BaseModel, Field
 
+from domain.mentor import QUIET_AFTER, UPCOMING, MenteeNews
 from store.cohort_report import CLICK_PREFIX, FINISHED
+from workflows.contract import journey_id
+
+# The event a mentor's "I amplified it" link records on the mentee's journey.
+AMPLIFIED = "mentor_amplified"
 
 
 def mentor_id_for(email: str) -> str:
@@ -156,3 +162,188 @@ async def mentor_summaries(
         group = await mentees(pool, mentor, now=now, quiet_weeks=quiet_weeks)
         out.append(MentorSummary(mentor=mentor, mentees=len(group), quiet=sum(m.quiet for m in group)))
     return out
+
+
+# ---- what a mentor's emails say, and their ledger -------------------------------------------------
+
+
+async def mentee_news(
+    pool: asyncpg.Pool, mentor: Mentor, *, since: datetime, until: datetime
+) -> list[MenteeNews]:
+    """Each mentee's news in (since, until]: milestones, persona adoptions, going quiet (no click for
+    three weeks), upcoming conferences; and the milestones the mentor already amplified."""
+    rows = await pool.fetch(
+        f"""
+        select p.participant_id, s.mode,
+               (select min(at) from journey_modes jm
+                where jm.cohort_id = p.cohort_id and jm.participant_id = p.participant_id) as began,
+               coalesce((select array_agg(milestone_id order by achieved_at) from participant_milestones pm
+                         where pm.cohort_id = p.cohort_id and pm.participant_id = p.participant_id
+                           and pm.achieved_at > $3 and pm.achieved_at <= $4), '{{}}') as milestones,
+               coalesce((select array_agg(e.payload ->> 'persona' order by e.at) from journey_events e
+                         where e.cohort_id = p.cohort_id and e.participant_id = p.participant_id
+                           and e.type = 'persona_adopted' and e.at > $3 and e.at <= $4), '{{}}') as adopted,
+               (select max(at) from journey_events e
+                where e.cohort_id = p.cohort_id and e.participant_id = p.participant_id and e.at <= $4
+                  and e.payload ->> 'command_id' like '{CLICK_PREFIX}%') as last_click,
+               coalesce((select array_agg(e.payload ->> 'milestone_id') from journey_events e
+                         where e.cohort_id = p.cohort_id and e.participant_id = p.participant_id
+                           and e.type = '{AMPLIFIED}'), '{{}}') as amplified,
+               coalesce((select jsonb_agg(e.payload) from journey_events e
+                         where e.cohort_id = p.cohort_id and e.participant_id = p.participant_id
+                           and e.type = 'conference_added'
+                           and (e.payload ->> 'starts_on')::date between $4::date and $5::date),
+                        '[]') as conferences
+        from participants p left join journey_status s using (cohort_id, participant_id)
+        where p.cohort_id = $1 and lower(p.mentor_email) = $2
+        order by p.participant_id
+        """,
+        mentor.cohort_id,
+        mentor.email,
+        since,
+        until,
+        (until + UPCOMING).date(),
+    )
+    out = []
+    for r in rows:
+        if r["mode"] is None or r["mode"] in FINISHED:
+            continue
+        seen = r["last_click"] or r["began"]
+        quiet = seen if seen is not None and seen < until - QUIET_AFTER else None
+        conferences = [(c["name"], date.fromisoformat(c["starts_on"])) for c in json.loads(r["conferences"])]
+        out.append(
+            MenteeNews(
+                participant_id=r["participant_id"],
+                milestones=list(r["milestones"]),
+                adopted=list(r["adopted"]),
+                last_click=r["last_click"],
+                quiet_since=quiet,
+                conferences=conferences,
+                amplified=list(r["amplified"]),
+            )
+        )
+    return out
+
+
+async def names(pool: asyncpg.Pool, cohort_id: str, participant_ids: list[str]) -> dict[str, str]:
+    rows = await pool.fetch(
+        "select participant_id, name from participants where cohort_id = $1 and participant_id = any($2)",
+        cohort_id,
+        participant_ids,
+    )
+    return {r["participant_id"]: r["name"] for r in rows}
+
+
+async def last_sent(pool: asyncpg.Pool, cohort_id: str, mentor_id: str, nudge_id: str) -> datetime | None:
+    value: datetime | None = await pool.fetchval(
+        """
+        select max(scheduled_at) from mentor_ledger
+        where cohort_id = $1 and mentor_id = $2 and nudge_id = $3 and status = 'sent'
+        """,
+        cohort_id,
+        mentor_id,
+        nudge_id,
+    )
+    return value
+
+
+async def claim(
+    pool: asyncpg.Pool,
+    workflow_id: str,
+    key: str,
+    mentor: Mentor,
+    nudge_id: str,
+    at: datetime,
+    message_id: str,
+) -> asyncpg.Record:
+    """Claim the ledger row before the SMTP conversation; a row already settled is never sent again."""
+    row = await pool.fetchrow(
+        """
+        insert into mentor_ledger (workflow_id, nudge_key, cohort_id, mentor_id, nudge_id, scheduled_at,
+                                   status, message_id, attempts)
+        values ($1, $2, $3, $4, $5, $6, 'sending', $7, 1)
+        on conflict (workflow_id, nudge_key) do update
+            set attempts = mentor_ledger.attempts + 1, updated_at = now()
+        returning status, message_id, coalesce(error, '') as error
+        """,
+        workflow_id,
+        key,
+        mentor.cohort_id,
+        mentor.mentor_id,
+        nudge_id,
+        at,
+        message_id,
+    )
+    assert row is not None
+    return row
+
+
+async def settle(
+    pool: asyncpg.Pool, workflow_id: str, key: str, status: str, detail: str, subject: str | None = None
+) -> None:
+    await pool.execute(
+        """
+        update mentor_ledger
+        set status = $3, error = nullif($4, ''), subject = coalesce($5, subject),
+            sent_at = case when $3 = 'sent' then now() else sent_at end, updated_at = now()
+        where workflow_id = $1 and nudge_key = $2
+        """,
+        workflow_id,
+        key,
+        status,
+        detail,
+        subject,
+    )
+
+
+async def mark_digest(pool: asyncpg.Pool, mentor: Mentor, at: datetime) -> None:
+    await pool.execute(
+        "update mentors set last_digest_at = greatest(last_digest_at, $3) "
+        "where cohort_id = $1 and mentor_id = $2",
+        mentor.cohort_id,
+        mentor.mentor_id,
+        at,
+    )
+
+
+async def unsubscribe(pool: asyncpg.Pool, cohort_id: str, mentor_id: str) -> bool:
+    """The mentor's one-click unsubscribe: no mentor email goes again. False: no such mentor."""
+    done = await pool.execute(
+        "update mentors set unsubscribed_at = coalesce(unsubscribed_at, now()) "
+        "where cohort_id = $1 and mentor_id = $2",
+        cohort_id,
+        mentor_id,
+    )
+    return bool(done.endswith(" 1"))
+
+
+async def record_amplified(
+    pool: asyncpg.Pool, mentor: Mentor, participant_id: str, milestone_id: str, at: datetime
+) -> bool:
+    """ "I amplified it": an event on the mentee's journey (in its event store), once per mentor and
+    milestone however often the link is used. False: the mentee is not this mentor's."""
+    mentee = await pool.fetchval(
+        "select 1 from participants "
+        "where cohort_id = $1 and participant_id = $2 and lower(mentor_email) = $3",
+        mentor.cohort_id,
+        participant_id,
+        mentor.email,
+    )
+    if mentee is None:
+        return False
+    wid = journey_id(mentor.cohort_id, participant_id)
+    command_id = f"mentor-{mentor.mentor_id}-amplified-{milestone_id}"
+    await pool.execute(
+        """
+        insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
+        values ($1, $2, $3, $4, $5, $6, $7::jsonb) on conflict (event_id) do nothing
+        """,
+        f"{wid}/{command_id}/0",
+        wid,
+        mentor.cohort_id,
+        participant_id,
+        AMPLIFIED,
+        at,
+        json.dumps({"command_id": command_id, "mentor_id": mentor.mentor_id, "milestone_id": milestone_id}),
+    )
+    return True

@@ -30,8 +30,9 @@ from infra.settings import Settings
 from steering import RETRY_EVERY, Journeys, Outcome, Pending, Rejected, Steering
 from store.intents import IntentStatus, Participant, action_id_for, find_participant, intents_of
 from store.programs import ProgramCache, ProgramNotFound
-from web import actions, pages
+from web import actions, mentors, pages
 from web.actions import ACTION_TITLES, FormError, Plan
+from web.mentors import MENTOR_ACTIONS
 from web.wording import refusal
 
 _DAY_FULL = {
@@ -528,6 +529,11 @@ def create_app(
 
     async def link(request: Request) -> Response:
         links: LinkApp = request.app.state.links
+        if request.path_params["action"] in MENTOR_ACTIONS:
+            claims = links._claims(request.path_params["action"], request.path_params["token"])
+            if isinstance(claims, Response):
+                return claims
+            return await mentors.handle(request, claims, links.pool, links.programs)
         # GET and HEAD show; only POST acts. One route, so a 405 lists every method the link takes.
         return await (links.act(request) if request.method == "POST" else links.show(request))
 

@@ -219,3 +219,57 @@ class JourneyActivities(Protocol):
 class LaunchActivities(Protocol):
     @activity.defn(name=LAUNCH_BATCH)
     async def launch_batch(self, data: LaunchBatchInput) -> LaunchBatchResult: ...
+
+
+# ---- mentors ---------------------------------------------------------------------------------------
+# A mentor's workflow carries ids only: their name, email and preferences stay in Postgres.
+
+_MENTOR_PREFIX = "mentor-"
+
+
+def mentor_workflow_id(cohort_id: str, mentor_id: str) -> str:
+    """`mentor-{cohort}~{mentor_id}`: one durable workflow per mentor of a cohort."""
+    journey_id(cohort_id, mentor_id)  # the same rules for both parts
+    return f"{_MENTOR_PREFIX}{cohort_id}{JOURNEY_ID_SEPARATOR}{mentor_id}"
+
+
+def parse_mentor_workflow_id(workflow_id: str) -> tuple[str, str] | None:
+    if not workflow_id.startswith(_MENTOR_PREFIX):
+        return None
+    parsed = parse_journey_id("journey-" + workflow_id.removeprefix(_MENTOR_PREFIX))
+    return parsed
+
+
+class MentorInput(BaseModel):
+    cohort_id: str
+    mentor_id: str
+    slots_done: int = 0  # across continue-as-new: for operators only
+
+
+class MentorSlotInput(BaseModel):
+    workflow_id: str
+    cohort_id: str
+    mentor_id: str
+    slot: datetime  # the send slot this is for (the ledger keys on it)
+
+
+class NextMentorSlot(BaseModel):
+    at: datetime | None = None  # None: the mentor gets nothing any more (unsubscribed, or both off)
+
+
+class MentorSlotResult(BaseModel):
+    sent: str | None = None  # digest | amplify, or None: nothing to report at this slot
+    status: str | None = None  # the ledger status of what was sent
+    detail: str = ""
+
+
+NEXT_MENTOR_SLOT = "next_mentor_slot"
+PERFORM_MENTOR_SLOT = "perform_mentor_slot"
+
+
+class MentorActivities(Protocol):
+    @activity.defn(name=NEXT_MENTOR_SLOT)
+    async def next_slot(self, data: MentorSlotInput) -> NextMentorSlot: ...
+
+    @activity.defn(name=PERFORM_MENTOR_SLOT)
+    async def perform_slot(self, data: MentorSlotInput) -> MentorSlotResult: ...

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from workflows.journey import JourneyWorkflow
 from workflows.launch import CohortLaunchWorkflow
+from workflows.mentor import MentorWorkflow
 
-WORKFLOWS: list[type] = [JourneyWorkflow, CohortLaunchWorkflow]
+WORKFLOWS: list[type] = [JourneyWorkflow, CohortLaunchWorkflow, MentorWorkflow]

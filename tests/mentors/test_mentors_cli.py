@@ -8,12 +8,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from infra.settings import Settings
 from store.mentors import mentor_id_for, sync_mentors
 from tests.cli.stack import cli, roster, write_program
 from tests.cli.test_launch import START
 from tests.reports.test_cohort_report import COHORT, seed
+from workflows.contract import mentor_workflow_id
 
 
 async def _seed(pool: asyncpg.Pool) -> None:
@@ -74,8 +76,8 @@ async def test_mentor_list_show_and_cohort_status(
     assert "Mentors (3)" in text.stderr and "bo@mentors.org" in text.stderr
 
 
-async def test_cohort_start_saves_the_rosters_mentors(
-    settings: Settings, db_pool: asyncpg.Pool, tmp_path: Path
+async def test_cohort_start_saves_the_rosters_mentors_and_starts_their_workflows(
+    settings: Settings, temporal_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     program = write_program(tmp_path / "program")
     rows = [
@@ -87,9 +89,17 @@ async def test_cohort_start_saves_the_rosters_mentors(
     args = ["cohort", "start", str(path), "--cohort", "mc1", "--program", str(program), "--start-date", START]
     started = await cli(settings, *args, "--no-wait", cwd=tmp_path)
     assert started.returncode == 0, started.stderr
-    row = await db_pool.fetchrow("select email, name, timezone from mentors where cohort_id = 'mc1'")
-    assert row is not None and dict(row) == {
-        "email": "lee@mentors.org",
-        "name": "lee",
-        "timezone": "Europe/Paris",
-    }
+    assert "1 mentor workflow(s) running" in started.stderr
+    row = await db_pool.fetchrow(
+        "select mentor_id, email, name, timezone from mentors where cohort_id = 'mc1'"
+    )
+    assert row is not None
+    assert (row["email"], row["name"], row["timezone"]) == ("lee@mentors.org", "lee", "Europe/Paris")
+    mentor = temporal_env.client.get_workflow_handle(mentor_workflow_id("mc1", row["mentor_id"]))
+    described = await mentor.describe()
+    assert described.workflow_type == "MentorWorkflow"
+    again = await cli(settings, *args, "--no-wait", cwd=tmp_path)  # a re-run starts no mentor twice
+    assert again.returncode == 0, again.stderr
+    runs = [w async for w in temporal_env.client.list_workflows(f"WorkflowId = '{described.id}'")]
+    assert len(runs) == 1
+    await mentor.terminate("test over")

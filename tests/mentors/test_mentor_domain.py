@@ -1,0 +1,77 @@
+"""A mentor's send slots, prompts and suggestion, decided purely; and a digest slot with no news sends
+nothing (the real activity against Postgres)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from activities.deps import ActivityDeps
+from activities.mentor import MentorActivities
+from domain.mentor import MenteeNews, MentorPrefs, next_mentor_slot, prompt_due, suggestion
+from domain.timing import local_datetime
+from infra.settings import Settings
+from store.mentors import mentor_id_for, sync_mentors
+from tests.domain.small_program import SMALL, small_program
+from tests.reports.journeys import monday_weeks_ago, run_journey, save
+from workflows.contract import MentorSlotInput, mentor_workflow_id
+
+TOKYO = MentorPrefs(timezone="Asia/Tokyo", send_time=time(8, 30), digest_day="mon")
+
+
+def test_slots_are_the_mentors_local_time_every_day_but_quiet_days() -> None:
+    after = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)  # Friday 21:00 in Tokyo
+    slot = next_mentor_slot(after, TOKYO, SMALL)
+    assert slot is not None and local_datetime(slot, "Asia/Tokyo").strftime("%a %H:%M") == "Sat 08:30"
+    nxt = next_mentor_slot(slot, TOKYO, SMALL)  # the small program's quiet day is Sunday
+    assert nxt is not None and local_datetime(nxt, "Asia/Tokyo").strftime("%a %H:%M") == "Mon 08:30"
+    assert next_mentor_slot(after, TOKYO.model_copy(update={"unsubscribed": True}), SMALL) is None
+    off = TOKYO.model_copy(update={"digest": "off", "prompts": False})
+    assert next_mentor_slot(after, off, SMALL) is None
+
+
+def test_prompts_are_capped_and_merge_into_a_close_digest() -> None:
+    saturday = datetime(2026, 3, 6, 23, 30, tzinfo=UTC)  # Sat 08:30 Tokyo; the digest is Monday
+    assert not prompt_due(saturday, TOKYO, SMALL, last_prompt_at=None)  # merged into Monday's digest
+    thursday = saturday - timedelta(days=2)
+    assert prompt_due(thursday, TOKYO, SMALL, last_prompt_at=None)
+    assert not prompt_due(thursday, TOKYO, SMALL, last_prompt_at=thursday - timedelta(days=1))
+    assert not prompt_due(thursday, TOKYO.model_copy(update={"prompts": False}), SMALL, last_prompt_at=None)
+
+
+def test_one_suggestion_amplify_first_then_the_quietest() -> None:
+    quiet = MenteeNews(participant_id="ben", quiet_since=datetime(2026, 1, 1, tzinfo=UTC))
+    posted = MenteeNews(participant_id="amara", milestones=["followed_ten", "first_post"])
+    tip = suggestion([quiet, posted], SMALL)
+    assert tip is not None and (tip.participant_id, tip.kind, tip.milestone_id) == (
+        "amara",
+        "amplify",
+        "first_post",
+    )
+    done = posted.model_copy(update={"amplified": ["first_post"]})
+    tip = suggestion([quiet, done], SMALL)
+    assert tip is not None and (tip.participant_id, tip.kind) == ("ben", "reach_out")
+    assert suggestion([MenteeNews(participant_id="x")], SMALL) is None
+    assert not MenteeNews(participant_id="x").newsworthy
+
+
+async def test_a_digest_slot_without_news_sends_nothing(
+    db_pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    start = monday_weeks_ago(2, now)
+    await save(db_pool, "quiet1", small_program(), start, [("p1", "lee@mentors.org")])
+    await run_journey(db_pool, "quiet1", "p1", small_program(), start, now)  # enrolled two weeks ago
+    await sync_mentors(db_pool, "quiet1")
+    mentor_id = mentor_id_for("lee@mentors.org")
+    day = local_datetime(now, "America/New_York").strftime("%a").lower()
+    await db_pool.execute("update mentors set digest_day = $1", day)
+    activities = MentorActivities(ActivityDeps(settings=settings, pool=db_pool))
+    ask = MentorSlotInput(
+        workflow_id=mentor_workflow_id("quiet1", mentor_id), cohort_id="quiet1", mentor_id=mentor_id, slot=now
+    )
+    result = await activities.perform_slot(ask)
+    assert (result.sent, result.detail) == (None, "nothing to report")
+    assert await db_pool.fetchval("select count(*) from mentor_ledger") == 0

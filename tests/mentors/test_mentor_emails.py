@@ -1,0 +1,172 @@
+"""A mentor's durable workflow on the time-skipping server, with a real worker, Postgres, mail sink and the
+link web app: an amplify prompt at the next slot after a mentee's creator milestone, the weekly digest at
+the mentor's local time (milestones, quiet mentees, one suggestion), nothing when there is no news, the
+"I amplified it" link recorded on the mentee's journey and counted by the report, one-click unsubscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from domain import RecordMilestone
+from domain.timing import WEEKDAYS, local_datetime
+from infra.program_files import load_program
+from infra.settings import Settings, load_settings
+from store.cohort_report import cohort_report
+from store.mentors import mentor_id_for, sync_mentors
+from tests.reports.journeys import run_journey, save
+from web.app import create_app
+from steering import Journeys
+from web.server import serve
+from worker.devstack import MailSink, free_port
+from worker.main import build_worker
+from workflows.contract import MentorInput, mentor_workflow_id
+from workflows.mentor import MentorWorkflow
+
+REPO = Path(__file__).resolve().parents[2]
+PROGRAM = load_program(REPO / "programs" / "medtwitter")
+COHORT = "mfall"
+MENTOR = "lee@mentors.org"
+TZ = "America/Chicago"
+
+
+def _mails(sink: MailSink) -> list[email.message.EmailMessage]:
+    out = []
+    for path in sorted(sink.mail_dir.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(msg, email.message.EmailMessage)
+        out.append(msg)
+    return out
+
+
+def _text(msg: email.message.EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+@contextlib.asynccontextmanager
+async def _web(settings: Settings, pool: asyncpg.Pool):
+    stop = asyncio.Event()
+    app = create_app(settings, pool=pool, journeys=Journeys(settings), retry_every=None)
+    task = asyncio.create_task(serve(settings, stop=stop, app=app))
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client:
+        for _ in range(100):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{settings.base_url}/healthz")).status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        try:
+            yield client
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+
+async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
+    time_skipping_env: WorkflowEnvironment, database: str, mail_sink: MailSink, tmp_path: Path
+) -> None:
+    env = time_skipping_env
+    port = free_port()
+    settings = load_settings(
+        state_dir=tmp_path / "state",
+        database_url=database,
+        smtp_port=mail_sink.port,
+        metrics_port=0,
+        web_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        task_queue=f"mentor-{uuid.uuid4().hex[:8]}",
+    )
+    pool = await asyncpg.create_pool(database, min_size=1, max_size=5)
+    now = await env.get_current_time()
+    start = now - timedelta(weeks=5)
+    await save(
+        pool, COHORT, PROGRAM, start, [("amara", MENTOR), ("ben", MENTOR), ("cleo", "other@mentors.org")]
+    )
+    # Amara posted her first original post through an email link an hour ago; Ben never clicked.
+    posted = RecordMilestone(command_id="link-a1-0", milestone_id="first_original_post")
+    await run_journey(pool, COHORT, "amara", PROGRAM, start, now, [(now - timedelta(hours=1), posted)])
+    await run_journey(pool, COHORT, "ben", PROGRAM, start, now)
+    await run_journey(pool, COHORT, "cleo", PROGRAM, start, now)
+    assert await sync_mentors(pool, COHORT) == 2
+    # The digest on the weekday four days from now (local), at 07:15 in Chicago.
+    digest_day = WEEKDAYS[(local_datetime(now, TZ) + timedelta(days=4)).weekday()]
+    await pool.execute(
+        "update mentors set timezone = $1, send_time = $2, digest_day = $3", TZ, time(7, 15), digest_day
+    )
+    mentor_id = mentor_id_for(MENTOR)
+    wid = mentor_workflow_id(COHORT, mentor_id)
+    async with build_worker(env.client, pool, settings), _web(settings, pool) as http:
+        handle = await env.client.start_workflow(
+            MentorWorkflow.run,
+            MentorInput(cohort_id=COHORT, mentor_id=mentor_id),
+            id=wid,
+            task_queue=settings.task_queue,
+        )
+        await env.sleep(timedelta(days=1, hours=1))
+        mails = _mails(mail_sink)
+        assert len(mails) == 1, [m["Subject"] for m in mails]
+        prompt = mails[0]
+        assert prompt["To"] == f"lee <{MENTOR}>" and "Amara just posted" in prompt["Subject"]
+        assert prompt["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        sent_at = local_datetime(prompt["Date"].datetime, TZ)
+        text = _text(prompt)
+        assert "Amara reached 'Published your first original post': amplify it" in text
+
+        await env.sleep(timedelta(days=4))  # past the digest slot; the days between had no news
+        mails = _mails(mail_sink)
+        assert len(mails) == 2, [m["Subject"] for m in mails]
+        digest = mails[1]
+        assert digest["Subject"].startswith("Your mentees this week")
+        body = _text(digest)
+        assert "Dr. Amara Ñandú: reached: Published your first original post" in body
+        assert "Dr. Ben Ñandú: has gone quiet (no click yet)" in body
+        assert "Cleo" not in body  # not Lee's mentee
+        assert "One thing to do: Amara reached 'Published your first original post': amplify it" in body
+        rows = await pool.fetch(
+            "select nudge_id, status, scheduled_at from mentor_ledger order by scheduled_at"
+        )
+        assert [(r["nudge_id"], r["status"]) for r in rows] == [("amplify", "sent"), ("digest", "sent")]
+        digest_local = local_datetime(rows[1]["scheduled_at"], TZ)
+        assert (digest_local.strftime("%a %H:%M").lower()[:3], f"{digest_local:%H:%M}") == (
+            digest_day,
+            "07:15",
+        )
+        assert sent_at is not None
+
+        # "I amplified it": GET shows a page and changes nothing; POST records it on Amara's journey.
+        link = next(line for line in body.splitlines() if line.startswith("I amplified it: ")).split(": ", 1)[
+            1
+        ]
+        assert (await http.get(link)).status_code == 200
+        assert await pool.fetchval("select count(*) from journey_events where type = 'mentor_amplified'") == 0
+        for _ in range(2):  # twice: recorded once
+            done = await http.post(link)
+            assert done.status_code == 200 and "you amplified" in done.text
+        row = await pool.fetchrow(
+            "select participant_id, payload from journey_events where type = 'mentor_amplified'"
+        )
+        assert row is not None and row["participant_id"] == "amara"
+        report = await cohort_report(pool, COHORT, now=datetime.now(UTC) + timedelta(days=30))
+        assert report is not None
+        assert sum(w.clicks.get("amplified", 0) for w in report.weeks) == 1
+        assert next(p for p in report.people if p.participant_id == "amara").amplified == 1
+
+        # The next week has nothing new but Ben's silence: still a digest; after one-click unsubscribe, none.
+        unsubscribe = digest["List-Unsubscribe"].strip("<>")
+        one_click = await http.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert one_click.status_code == 200
+        assert await pool.fetchval("select unsubscribed_at is not null from mentors where email = $1", MENTOR)
+        await env.sleep(timedelta(days=8))
+        assert len(_mails(mail_sink)) == 2
+        await handle.terminate("test over")
+    await pool.close()

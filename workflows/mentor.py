@@ -1,0 +1,62 @@
+"""MentorWorkflow: one mentor of one cohort, durable. It wakes at the mentor's send slots (their local
+send time, quiet hours in their zone) and lets an activity decide from Postgres whether the slot carries
+the weekly digest, an amplify prompt, or nothing. Ids only: who the mentor is stays in Postgres."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contract import MentorActivities, MentorInput, MentorSlotInput, NextMentorSlot
+
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+)
+_TIMEOUT = timedelta(minutes=2)
+# Slots per run: a run stays at a few hundred events.
+_SLOTS_PER_RUN = 30
+# With nothing planned (unsubscribed, everything off), look again this often: preferences can change.
+_IDLE = timedelta(days=7)
+
+
+@workflow.defn
+class MentorWorkflow:
+    @workflow.run
+    async def run(self, data: MentorInput) -> MentorInput:
+        wid = workflow.info().workflow_id
+        done = data.slots_done
+        for _ in range(_SLOTS_PER_RUN):
+            ask = MentorSlotInput(
+                workflow_id=wid, cohort_id=data.cohort_id, mentor_id=data.mentor_id, slot=workflow.now()
+            )
+            nxt: NextMentorSlot = await workflow.execute_activity_method(
+                MentorActivities.next_slot,
+                ask,
+                start_to_close_timeout=_TIMEOUT,
+                retry_policy=_RETRY,
+                summary="next mentor slot",
+            )
+            if nxt.at is None:
+                await workflow.sleep(_IDLE, summary="nothing planned: look again in a week")
+                continue
+            wait = nxt.at - workflow.now()
+            if wait > timedelta(0):
+                await workflow.sleep(wait, summary=f"next slot {nxt.at:%Y-%m-%d %H:%M} UTC")
+            result = await workflow.execute_activity_method(
+                MentorActivities.perform_slot,
+                ask.model_copy(update={"slot": nxt.at}),
+                start_to_close_timeout=_TIMEOUT,
+                retry_policy=_RETRY,
+                summary=f"mentor slot {nxt.at:%Y-%m-%d %H:%M} UTC: digest or amplify prompt if there is news",
+            )
+            done += 1
+            if result.sent:
+                workflow.set_current_details(
+                    f"**Mentor** `{data.mentor_id}` in cohort `{data.cohort_id}`\n\n"
+                    f"- **Last email:** {result.sent} ({result.status}) at {nxt.at:%Y-%m-%d %H:%M} UTC\n"
+                    f"- **Slots:** {done}\n"
+                )
+        workflow.continue_as_new(data.model_copy(update={"slots_done": done}))
