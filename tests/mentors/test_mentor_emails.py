@@ -21,11 +21,11 @@ from domain import RecordMilestone
 from domain.timing import WEEKDAYS, local_datetime
 from infra.program_files import load_program
 from infra.settings import Settings, load_settings
+from steering import Journeys
 from store.cohort_report import cohort_report
 from store.mentors import mentor_id_for, sync_mentors
 from tests.reports.journeys import run_journey, save
 from web.app import create_app
-from steering import Journeys
 from web.server import serve
 from worker.devstack import MailSink, free_port
 from worker.main import build_worker
