@@ -5,11 +5,14 @@ Each action signs with its own salt, so a token minted for one action never veri
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from pydantic import BaseModel, Field, ValidationError
 
 
@@ -38,6 +41,10 @@ class LinkClaims(BaseModel):
     args: dict[str, str] = Field(default_factory=dict)
     exp: int  # unix seconds
 
+    def meaning(self) -> str:
+        """What the link says, independent of how its token is spelt: the key for replay protection."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
 
 class LinkError(Exception):
     """Why a token was refused: `tampered` (400) or `expired` (410)."""
@@ -60,11 +67,31 @@ def sign_link(
     return str(token)
 
 
+# What sign_link produces: an optional "." (compressed payload), then URL-safe base64 payload "." signature.
+_TOKEN_SHAPE = re.compile(r"^\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+def is_canonical(token: str) -> bool:
+    """Only the exact bytes sign_link made: itsdangerous's decoding is lenient (padding, stray bytes, the
+    unused low bits of the last base64 character), so one link could otherwise take many spellings."""
+    if not _TOKEN_SHAPE.match(token):
+        return False
+    for part in token.lstrip(".").split("."):
+        try:
+            if base64_encode(base64_decode(part)).decode("ascii") != part:
+                return False
+        except BadData:  # not base64 at all
+            return False
+    return True
+
+
 def verify_link(
     secrets: str | Sequence[str], token: str, action: Action, *, now: datetime | None = None
 ) -> LinkClaims:
     """`secrets`: the signing secret first, then older ones still honoured (rotation)."""
     keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    if not is_canonical(token):
+        raise LinkError("tampered", "This link is not valid: it was changed or is for another action.")
     try:
         raw = URLSafeSerializer(keys, salt=f"mentorflow-link:{action.value}").loads(token)
         claims = LinkClaims.model_validate(raw)

@@ -77,10 +77,11 @@ class Recorded(BaseModel):
     intents: list[Intent] = Field(default_factory=list)
 
 
-def action_id_for(token: str, form: dict[str, str]) -> str:
-    """Deterministic: the same link with the same form always gives the same id."""
+def action_id_for(link_meaning: str, form: dict[str, str]) -> str:
+    """Deterministic: the same link (what it means: journey, action, arguments, expiry, never the token's
+    spelling; `LinkClaims.meaning()`) with the same form always gives the same id."""
     canonical = json.dumps(form, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{token}\x00{canonical}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{link_meaning}\x00{canonical}".encode()).hexdigest()[:32]
 
 
 def intent_id_for(action_id: str, step: int) -> str:

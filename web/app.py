@@ -296,7 +296,7 @@ class LinkApp:
             participant,
             plan.commands,
             action=claims.action.value,
-            action_id=action_id_for(token, plan.form),
+            action_id=action_id_for(claims.meaning(), plan.form),
             write=plan.write,
         )
         participant = await find_participant(self.pool, claims.workflow_id) or participant

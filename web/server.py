@@ -10,6 +10,7 @@ from collections.abc import Generator
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logging import get_logger
 from infra.postgres import create_pool
@@ -18,6 +19,75 @@ from web.app import create_app
 from worker.devstack.ports import DevStackError
 
 log = get_logger(__name__)
+
+# The largest form (preferences with a conference) is about 1 KB: anything far beyond is not a participant.
+MAX_BODY_BYTES = 16 * 1024
+# A body that trickles in slower than this is dropped (slow-body attacks hold a connection for free).
+BODY_READ_TIMEOUT_SECONDS = 15.0
+# Idle keep-alive connections, and requests in progress before new ones get a 503.
+KEEP_ALIVE_SECONDS = 5
+MAX_CONCURRENT_REQUESTS = 500
+# Request line and headers together.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class BodyLimit:
+    """Refuse a request body over `MAX_BODY_BYTES` before reading it (by Content-Length) or as soon as it
+    passes the limit (chunked), and one that stalls; uvicorn itself would read any size at any pace. The
+    body (small by then) is read here and handed to the app whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _refuse(send, 413 if length.isdigit() else 400)
+            return
+        body = bytearray()
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), BODY_READ_TIMEOUT_SECONDS)
+            except TimeoutError:
+                await _refuse(send, 408)
+                return
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                await _refuse(send, 413)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: wait for the disconnect, as uvicorn would
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, status: int) -> None:
+    text = {400: "Bad request", 408: "Request timeout", 413: "Request body too large"}[status].encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(text)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": text})
 
 
 class _Server(uvicorn.Server):
@@ -59,11 +129,15 @@ async def serve(settings: Settings, *, stop: asyncio.Event, app: Starlette | Non
         sock.close()
         raise
     config = uvicorn.Config(
-        app or create_app(settings, pool=pool),
+        BodyLimit(app or create_app(settings, pool=pool)),
         log_config=None,
         access_log=False,
         lifespan="on",
         proxy_headers=True,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=MAX_CONCURRENT_REQUESTS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_graceful_shutdown=10,
     )
     server = _Server(config)
     run = asyncio.create_task(server.serve(sockets=[sock]))

@@ -205,7 +205,7 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
         participant,
         plan.commands,
         action="persona",
-        action_id=action_id_for(token, plan.form),
+        action_id=action_id_for(claims.meaning(), plan.form),
         write=plan.write,
     )
     assert pending == Pending(reason="Temporal is unreachable")
