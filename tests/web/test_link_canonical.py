@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import asyncpg
@@ -11,10 +12,11 @@ import pytest
 
 from infra.links import Action, LinkError, is_canonical, link_url, sign_link, verify_link
 from store.intents import action_id_for
-from tests.web.conftest import WORKFLOW_ID, RunningWeb, intent_rows
+from tests.web.conftest import RunningWeb, intent_rows
 from web import server
 
 SECRET = "a-test-secret-that-is-long-enough"
+WORKFLOW_ID = "journey-c1~p1"
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -67,7 +69,7 @@ async def test_variants_of_one_snooze_link_make_one_pause(
     for variant in [*_variants(token)[:4], token + "%C3%A9"]:
         got = await http.post(link_url(web.base_url, Action.SNOOZE, variant), data={})
         assert got.status_code == 400, (variant, got.status_code)
-    pauses = [i for i in await intent_rows(db_pool) if i["update_name"] == "pause"]
+    pauses = [i for i in await intent_rows(db_pool) if json.loads(i["command"])["type"] == "pause"]
     assert len(pauses) == 1
 
 
