@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,8 +32,9 @@ class JourneyActivities:
     @activity.defn(name=PERFORM_DECISION)
     async def perform_decision(self, data: PerformDecisionInput) -> PerformDecisionResult:
         # A retry after a transient failure finds the emails already sent settled in the ledger.
-        sent = [await self._send(s) for s in data.sends]
-        recorded = await append_events(self._deps.pool, data.record)
+        async with heartbeating():
+            sent = [await self._send(s) for s in data.sends]
+            recorded = await append_events(self._deps.pool, data.record)
         return PerformDecisionResult(sends=sent, appended=recorded.appended)
 
     async def _send(self, data: SendNudgeInput) -> SendNudgeResult:
@@ -56,7 +61,14 @@ class JourneyActivities:
             )
             raise
         meter = activity.metric_meter()
-        if result.status is SendStatus.SENT:
+        if result.status is SendStatus.UNCERTAIN:
+            meter.create_counter(
+                "mentorflow_emails_uncertain", "Emails handed over with no reply: staff must resolve them"
+            ).add(1)
+            activity.logger.warning(
+                "email uncertain", extra={"nudge_key": data.nudge_key, "detail": result.detail}
+            )
+        elif result.status is SendStatus.SENT:
             meter.create_counter("mentorflow_emails_sent", "Emails accepted by the SMTP server").add(1)
         elif result.status is SendStatus.FAILED:
             meter.create_counter("mentorflow_emails_failed", "Emails refused for good (5xx)").add(1)
@@ -64,3 +76,24 @@ class JourneyActivities:
                 "email refused", extra={"nudge_key": data.nudge_key, "detail": result.detail}
             )
         return result
+
+
+@asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while the body runs (an SMTP reply may take minutes), so a dead worker's activity is
+    noticed within the heartbeat timeout rather than the start-to-close timeout."""
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(timeout.total_seconds() / 3)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

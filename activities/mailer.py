@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parseaddr
@@ -54,6 +55,25 @@ class TransientSmtpError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(redact(message))
         self.reply = message
+
+
+class HandedOverNoReply(Exception):
+    """The message was handed over (after the 354) and no reply came: a timeout or a dropped connection.
+    The relay may hold it or not; sending again could deliver a second copy, so nobody may. `str()` is
+    redacted like TransientSmtpError's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+class HandoverDeclined(Exception):
+    """The point of no return could not be recorded (Postgres away, or another attempt crossed it first):
+    nothing was handed over and the connection is hung up mid-transaction."""
+
+
+# Called once the relay answered DATA with 354, just before the message goes: records the point of no
+# return. False (another attempt got there first) or an exception stops the send with nothing handed over.
+Handover = Callable[[], Awaitable[bool]]
 
 
 class SmtpConfigError(TransientSmtpError):
@@ -252,17 +272,23 @@ def _text_part(subtype: str, content: str, boundary: str) -> bytes:
 class Connections(Protocol):
     """Open connections an email can go over (`activities.smtp_pool.SmtpPool`)."""
 
-    async def send(self, msg: WireMessage) -> SmtpResult: ...
+    async def send(self, msg: WireMessage, handover: Handover | None = None) -> SmtpResult: ...
 
 
-async def deliver(settings: Settings, msg: WireMessage, smtp: Connections | None = None) -> SmtpResult:
-    """Send one message. 5xx comes back as REJECTED; anything transient raises TransientSmtpError.
+async def deliver(
+    settings: Settings,
+    msg: WireMessage,
+    smtp: Connections | None = None,
+    handover: Handover | None = None,
+) -> SmtpResult:
+    """Send one message. 5xx comes back as REJECTED; anything transient raises TransientSmtpError; no
+    reply once the message was handed over raises HandedOverNoReply (see `send_data`).
 
     With `smtp`, over one of the pool's open connections (the pool's own settings apply); without, in one
     conversation of its own: connect, EHLO, the message, QUIT.
     """
     if smtp is not None:
-        return await smtp.send(msg)
+        return await smtp.send(msg, handover)
     try:
         conn = await open_connection(settings)
     except (aiosmtplib.SMTPException, OSError) as err:
@@ -274,7 +300,7 @@ async def deliver(settings: Settings, msg: WireMessage, smtp: Connections | None
             await send_envelope(settings, conn, msg)
         except (aiosmtplib.SMTPException, OSError) as err:
             raise server_fault(settings, "MAIL FROM", err) from None
-        await send_content(settings, conn, msg)
+        await send_content(settings, conn, msg, handover)
     except (aiosmtplib.SMTPException, OSError) as err:
         return rejected_or_raise(err)
     finally:
@@ -445,9 +471,11 @@ async def send_envelope(settings: Settings, conn: aiosmtplib.SMTP, msg: WireMess
         await conn.mail(msg.sender, timeout=settings.smtp_mail_timeout_seconds)
 
 
-async def send_content(settings: Settings, conn: aiosmtplib.SMTP, msg: WireMessage) -> None:
-    """RCPT TO for each recipient, then DATA. From here on a failure is never retried by us: the server
-    may have taken the message, and only the activity's retry (same Message-ID, the ledger) may repeat it."""
+async def send_content(
+    settings: Settings, conn: aiosmtplib.SMTP, msg: WireMessage, handover: Handover | None = None
+) -> None:
+    """RCPT TO for each recipient, then DATA (`send_data`: `handover` is called between the 354 and the
+    message)."""
     refused: list[aiosmtplib.SMTPRecipientRefused] = []
     encoding = "utf-8" if msg.smtputf8 else "ascii"
     for recipient in msg.recipients:
@@ -457,7 +485,7 @@ async def send_content(settings: Settings, conn: aiosmtplib.SMTP, msg: WireMessa
             refused.append(err)
     if len(refused) == len(msg.recipients):
         raise aiosmtplib.SMTPRecipientsRefused(refused)
-    await send_data(settings, conn, msg.data)
+    await send_data(settings, conn, msg.data, handover)
 
 
 # Closing is a courtesy: a server that does not answer QUIT promptly is hung up on.
@@ -467,29 +495,51 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 _BLOCK = 64 * 1024
 
 
-async def send_data(settings: Settings, conn: aiosmtplib.SMTP, data: bytes) -> None:
+async def send_data(
+    settings: Settings, conn: aiosmtplib.SMTP, data: bytes, handover: Handover | None = None
+) -> None:
     """DATA with RFC 5321's three timeouts (aiosmtplib's `data()` has one for all): the 354 within
     `smtp_data_timeout_seconds`, each block of the message accepted by the network within
     `smtp_data_block_timeout_seconds`, the reply to the final "." within `smtp_data_end_timeout_seconds`
-    (10 minutes: giving up sooner on a slow relay that then stores the message makes a duplicate)."""
+    (10 minutes: giving up sooner on a slow relay that then stores the message makes a duplicate).
+
+    After the 354, `handover` records the point of no return before the message goes. A reply to DATA or
+    to the message (4xx, 5xx) is the relay's word that it kept nothing: raised as the SMTP error it is.
+    A timeout or a dropped connection after the final "." was written says nothing: HandedOverNoReply.
+    """
     start = await conn.execute_command(b"DATA", timeout=settings.smtp_data_timeout_seconds)
     if start.code != 354:
         raise aiosmtplib.SMTPDataError(start.code, start.message)
     protocol = conn.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    if handover is not None:
+        try:
+            crossing = await handover()
+        except Exception as err:
+            conn.close()  # mid-message: hanging up abandons the transaction
+            raise HandoverDeclined(f"could not record the handover: {type(err).__name__}: {err}") from None
+        if not crossing:
+            conn.close()
+            raise HandoverDeclined("another attempt handed this message over")
     payload = _LEADING_DOT.sub(b"..", data) + b".\r\n"
     *blocks, last = [payload[i : i + _BLOCK] for i in range(0, len(payload), _BLOCK)]
+    ended = False  # the final "." written: from here the relay may hold the message
     try:
         for block in blocks:
             protocol.write(block)
             # Waits only while the transport's buffer is above its high-water mark (the relay not reading).
             await asyncio.wait_for(protocol._drain_helper(), settings.smtp_data_block_timeout_seconds)
         protocol.write(last)
+        ended = True
         # No await between the last write and this read: the reply cannot arrive unheard.
         reply = await protocol.read_response(timeout=settings.smtp_data_end_timeout_seconds)
-    except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError):
+    except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
         conn.close()  # out of step with the server: never reuse
+        if ended:
+            raise HandedOverNoReply(
+                f"no reply to the end of the message: {type(err).__name__}: {err}"
+            ) from None
         raise
     if reply.code != 250:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)

@@ -5,12 +5,12 @@ email's SMTP work when each email has its own. The pool keeps up to `size` conne
 to one send at a time, and closes one that has been idle for `idle_seconds` or has carried
 `max_messages` emails.
 
-Exactly once: a connection taken from the pool may have died while idle (the server timed it out,
+At most once: a connection taken from the pool may have died while idle (the server timed it out,
 restarted, a middlebox dropped it). If its MAIL FROM finds it gone, nothing was handed over, so the
 email is tried once more on a new connection. Once MAIL FROM was accepted the connection is known to be
 alive, and any failure from there on (RCPT, DATA, the reply to the message) is classified and raised
-exactly as a single conversation's would be: the activity's retry, with the same Message-ID and the
-ledger, is the only thing that may repeat a message the server might have taken.
+exactly as a single conversation's would be (`mailer.send_content`): a message handed over with no reply
+is never sent again by anyone but staff.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import aiosmtplib
 
 from activities.mailer import (
     QUIT_TIMEOUT,
+    Handover,
     SmtpOutcome,
     SmtpResult,
     TransientSmtpError,
@@ -81,7 +82,7 @@ class SmtpPool:
     def idle(self) -> int:
         return len(self._idle)
 
-    async def send(self, msg: WireMessage) -> SmtpResult:
+    async def send(self, msg: WireMessage, handover: Handover | None = None) -> SmtpResult:
         """As `mailer.deliver`: ACCEPTED, REJECTED on a 5xx, TransientSmtpError for anything transient."""
         # A connection is busy for at most its conversation's timeouts; the activity's own bounds it too.
         timeout = self._settings.smtp_connect_timeout_seconds + self._settings.smtp_mail_timeout_seconds
@@ -91,11 +92,11 @@ class SmtpPool:
         except TimeoutError:
             raise TransientSmtpError(f"no SMTP connection came free within {timeout:g} s") from None
         try:
-            return await self._send(msg)
+            return await self._send(msg, handover)
         finally:
             self._slots.release()
 
-    async def _send(self, msg: WireMessage) -> SmtpResult:
+    async def _send(self, msg: WireMessage, handover: Handover | None) -> SmtpResult:
         conn = self._take_idle()
         reused = conn is not None
         keep = False  # whether `conn` goes back to the pool; anything unforeseen (cancelled) hangs up
@@ -126,7 +127,7 @@ class SmtpPool:
                     keep = await self._reset(conn, err)
                     raise server_fault(self._settings, "MAIL FROM", err) from None
             try:
-                await send_content(self._settings, conn.smtp, msg)
+                await send_content(self._settings, conn.smtp, msg, handover)
             except (aiosmtplib.SMTPException, OSError) as err:
                 keep = await self._reset(conn, err)
                 return rejected_or_raise(err)

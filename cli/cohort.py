@@ -340,7 +340,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 
 @app.command()
 def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
-    """Participants by mode and persona, milestones, emails sent and failed, next sends, launch progress."""
+    """Participants by mode and persona, milestones, emails by ledger status, next sends, launch progress."""
     from infra.settings import get_settings
     from infra.temporal_client import connect
     from store.reports import MODES, cohort_status
@@ -375,6 +375,11 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     err.print(table("By persona", ["persona", "participants"], list(report.personas.items())))
     err.print(table("Milestones", ["milestone", "participants"], list(report.milestones.items())))
     err.print(table("Emails", list(report.emails), [list(report.emails.values())]))
+    if report.emails.get("uncertain"):
+        say(
+            f"{report.emails['uncertain']} email(s) uncertain (handed over, no reply): "
+            f"`mentorflow mail list --uncertain --cohort {c.cohort_id}`, then `mail resolve` or `mail resend`"
+        )
     err.print(
         table(
             f"Mentors ({len(report.mentors)})",

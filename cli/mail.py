@@ -1,4 +1,5 @@
-"""`mentorflow mail list|show`: what the dev mail sink received (`<state>/mail/*.eml`)."""
+"""`mentorflow mail list|show`: what the dev mail sink received (`<state>/mail/*.eml`); `mail list --stuck|
+--uncertain`, `mail resolve`, `mail resend`: the send ledger's rows that need staff."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.errors import CliError
-from cli.output import JSON_OPTION, emit_json, err, table
+from cli.output import JSON_OPTION, emit_json, err, say, table
 
-app = typer.Typer(help="The development mail sink.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from store.ledger import LedgerRow
+
+app = typer.Typer(
+    help="The development mail sink; emails in the send ledger that need staff.", no_args_is_help=True
+)
 
 
 def mail_dir() -> Path:
@@ -38,13 +44,56 @@ def _summary(path: Path, msg: EmailMessage) -> dict[str, Any]:
     }
 
 
+def _ledger_table(title: str, rows: list[LedgerRow]) -> None:
+    err.print(
+        table(
+            title,
+            ["id", "cohort", "participant", "email", "status", "attempts", "first claimed (UTC)", "why"],
+            [
+                [
+                    r.id,
+                    r.cohort_id,
+                    r.participant_id,
+                    r.nudge_id,
+                    r.status,
+                    r.attempts,
+                    f"{r.claimed_at:%Y-%m-%d %H:%M}",
+                    r.error or "-",
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
 @app.command("list")
 def list_(
     to: str | None = typer.Option(None, "--to", help="Only messages to this address."),
     limit: int = typer.Option(50, "--limit", min=1, help="The newest N messages."),
+    stuck: bool = typer.Option(
+        False, "--stuck", help="Instead: send-ledger rows in flight for 15+ minutes, and why."
+    ),
+    uncertain: bool = typer.Option(
+        False, "--uncertain", help="Instead: send-ledger rows handed over with no reply (resolve them)."
+    ),
+    cohort: str | None = typer.Option(None, "--cohort", help="With --stuck/--uncertain: one cohort."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Messages in the sink, newest last."""
+    """Messages in the sink, newest last; or, with --stuck/--uncertain, send-ledger rows for staff."""
+    if stuck or uncertain:
+        from store.ledger import stuck_rows, uncertain_rows
+
+        rows = _with_pool(
+            lambda pool: (
+                stuck_rows(pool, cohort_id=cohort) if stuck else uncertain_rows(pool, cohort_id=cohort)
+            )
+        )
+        if as_json:
+            emit_json([r.model_dump(mode="json") for r in rows])
+            return
+        what = "in flight for 15+ minutes" if stuck else "uncertain (`mail resolve ID --sent|--not-sent`)"
+        _ledger_table(f"{len(rows)} email(s) {what}", rows)
+        return
     directory = mail_dir()
     files = sorted(directory.glob("*.eml")) if directory.is_dir() else []
     rows = []
@@ -89,3 +138,92 @@ def show(
             print(f"{key}: {msg[key]}")
     print()
     print(body)
+
+
+def _with_pool(func: Any) -> Any:
+    import asyncio
+
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+
+    async def go() -> Any:
+        pool = await create_pool(get_settings(), min_size=1, max_size=2)
+        try:
+            return await func(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(go())
+
+
+def _staff() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "staff"
+
+
+@app.command()
+def resolve(
+    row_id: int = typer.Argument(..., metavar="ID", help="An id from `mail list --uncertain`."),
+    sent: bool | None = typer.Option(
+        None, "--sent/--not-sent", help="What the relay's log or the participant says happened."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Settle an uncertain email: it went (--sent) or it did not (--not-sent: failed; `mail resend` sends
+    it after all)."""
+    from store.ledger import LedgerError, resolve
+
+    if sent is None:
+        raise CliError("say what happened: --sent or --not-sent")
+
+    async def go(pool: Any) -> LedgerRow:
+        try:
+            return await resolve(pool, row_id, sent=sent, by=_staff())
+        except LedgerError as exc:
+            raise CliError(str(exc)) from None
+
+    row: LedgerRow = _with_pool(go)
+    if as_json:
+        emit_json(row)
+        return
+    say(f"email {row.id} ({row.participant_id}, {row.nudge_id}) is now {row.status}: {row.resolution}")
+
+
+@app.command()
+def resend(
+    row_id: int = typer.Argument(..., metavar="ID", help="An id from `mail list --uncertain`."),
+    yes: bool = typer.Option(False, "--yes", help="Send it again even though it may already have arrived."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Send an uncertain (or failed) email once more: staff's explicit choice, since the participant may
+    then have two copies (same Message-ID)."""
+    from activities.mailer import TransientSmtpError
+    from activities.send_nudge import send_nudge
+    from infra.settings import get_settings
+    from store.ledger import LedgerError, not_resent, reopen_for_resend
+    from store.programs import ProgramCache
+    from workflows.contract import SendNudgeResult
+
+    if not yes:
+        raise CliError("the first copy may have arrived; add --yes to send it again all the same")
+
+    async def go(pool: Any) -> SendNudgeResult:
+        try:
+            data = await reopen_for_resend(pool, row_id, by=_staff())
+        except LedgerError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            return await send_nudge(get_settings(), pool, ProgramCache(), data)
+        except TransientSmtpError as exc:
+            await not_resent(pool, row_id, str(exc))  # no worker will retry it: back to failed
+            raise CliError(f"email {row_id} was not sent: {exc}; try again later") from None
+
+    result: SendNudgeResult = _with_pool(go)
+    if as_json:
+        emit_json(result)
+        return
+    say(f"email {row_id}: {result.status.value}{f' ({result.detail})' if result.detail else ''}")

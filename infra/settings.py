@@ -5,6 +5,7 @@ Unset means the embedded default: the stack `mentorflow dev up` runs on this mac
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     smtp_data_end_timeout_seconds: float = Field(default=600.0, gt=0)  # the reply to the final "."
     # "Name <address>" or a bare address.
     mail_from: str = "mentorflow@localhost.localdomain"
+    # How long an email may keep meeting transient faults (4xx, relay unreachable) from its first attempt
+    # before its ledger row is `failed` with the last reply: an MTA's queue lifetime ("3 days", "P3D").
+    send_retry_budget: timedelta = Field(default=timedelta(days=3), gt=timedelta(0))
 
     # Participant links.
     # Unset: the web app on this machine (`web_host`:`web_port`), so moving the port moves the links.

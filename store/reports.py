@@ -36,7 +36,7 @@ class CohortStatus(BaseModel):
     cohort: CohortRow
     personas: dict[str, int] = Field(default_factory=dict)
     milestones: dict[str, int] = Field(default_factory=dict)
-    emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | suppressed
+    emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | uncertain | suppressed
     next_sends: list[NextSend] = Field(default_factory=list)
     mentors: list[MentorCount] = Field(default_factory=list)
 
@@ -199,7 +199,7 @@ async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int =
         cohort=_cohort_row(row),
         personas={r["persona"]: r["n"] for r in personas},
         milestones={r["milestone_id"]: r["n"] for r in milestones},
-        emails={k: sent.get(k, 0) for k in ("sent", "failed", "sending", "suppressed")},
+        emails={k: sent.get(k, 0) for k in ("sent", "failed", "sending", "uncertain", "suppressed")},
         next_sends=[NextSend(**dict(r)) for r in upcoming],
         mentors=[MentorCount(**dict(r)) for r in mentors],
     )

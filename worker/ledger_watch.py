@@ -9,27 +9,24 @@ from datetime import timedelta
 import asyncpg
 from temporalio.common import MetricMeter
 
-# Longer than a send can take with its retries' first backoffs; past this, an operator should look.
-STUCK_AFTER = timedelta(minutes=15)
+from store.ledger import count_stuck, count_uncertain
+
 CHECK_EVERY = timedelta(minutes=1)
 
 
-async def count_stuck(pool: asyncpg.Pool, older_than: timedelta = STUCK_AFTER) -> int:
-    n = await pool.fetchval(
-        "select count(*) from send_ledger where status = 'sending' and updated_at < now() - $1::interval",
-        older_than,
-    )
-    return int(n)
-
-
 async def watch_ledger(pool: asyncpg.Pool, meter: MetricMeter, stop: asyncio.Event) -> None:
-    """Set the `mentorflow_ledger_sending_stuck` gauge every minute until `stop`."""
+    """Set the `mentorflow_ledger_sending_stuck` and `mentorflow_ledger_uncertain` gauges every minute
+    until `stop`."""
     gauge = meter.create_gauge(
         "mentorflow_ledger_sending_stuck", "Send-ledger rows in 'sending' for over 15 minutes"
+    )
+    uncertain = meter.create_gauge(
+        "mentorflow_ledger_uncertain", "Send-ledger rows handed over with no reply, awaiting staff"
     )
     while not stop.is_set():
         # Postgres restarting: the next round reports again.
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             gauge.set(await count_stuck(pool))
+            uncertain.set(await count_uncertain(pool))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CHECK_EVERY.total_seconds())

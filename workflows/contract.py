@@ -151,8 +151,11 @@ class SendNudgeInput(BaseModel):
 
 class SendStatus(StrEnum):
     SENT = "sent"
-    FAILED = "failed"  # the SMTP server refused it for good (5xx)
+    FAILED = "failed"  # refused for good (5xx), or transient faults past the retry budget
     SUPPRESSED = "suppressed"  # unsubscribed or paused when it came to sending
+    # Handed over to the relay with no reply (timeout, dropped connection, worker killed): it may have
+    # gone or not, so it is never sent again unless staff say so (`mentorflow mail resolve|resend`).
+    UNCERTAIN = "uncertain"
 
 
 class SendNudgeResult(BaseModel):

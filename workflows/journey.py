@@ -52,12 +52,18 @@ with workflow.unsafe.imports_passed_through():
         journey_id,
     )
 
-# Transient faults (SMTP 4xx, Postgres restart) retry until they pass; nothing is lost or skipped.
+# Transient faults (SMTP 4xx, Postgres restart) retry until they pass. Attempts are not capped here: each
+# email's retries end within MENTORFLOW_SEND_RETRY_BUDGET (the activity then settles it `failed`), and the
+# decision's events must reach the store however long Postgres is away.
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
 )
-# An email's SMTP conversation included; a retry follows.
-_TIMEOUT = timedelta(minutes=2)
+# The activity heartbeats every third of this: a worker that dies mid-send has its emails retried
+# (the ledger deciding whether they may go) within seconds, not after the start-to-close timeout.
+_HEARTBEAT = timedelta(seconds=15)
+# Bounds an attempt that still heartbeats: RFC 5321's timeouts for one SMTP conversation add up to 30
+# minutes (10 for the reply to the message alone), and a settle waits out a Postgres restart.
+_TIMEOUT = timedelta(hours=1)
 # A program month: runs are cut at least this often so a history never grows past a few hundred events.
 _RUN_SPAN = timedelta(days=30)
 _MAX_RUN_EVENTS = 1_500
@@ -162,6 +168,7 @@ class JourneyWorkflow:
             JourneyActivities.perform_decision,
             PerformDecisionInput(sends=sends, record=record),
             start_to_close_timeout=_TIMEOUT,
+            heartbeat_timeout=_HEARTBEAT,
             retry_policy=_RETRY,
             summary=decision_summary(events),
         )

@@ -43,8 +43,11 @@ SDK_METRICS = {
     "temporal_worker_task_slots_used",
 }
 MENTORFLOW_METRICS = {
+    "mentorflow_emails_sent",
     "mentorflow_emails_failed",
+    "mentorflow_emails_uncertain",
     "mentorflow_ledger_sending_stuck",
+    "mentorflow_ledger_uncertain",
     "mentorflow_smtp_config_errors",
 }
 
@@ -295,6 +298,7 @@ def test_alert_rules_are_well_formed_and_use_only_known_metrics() -> None:
         "mentorflow_emails_failed",
         "mentorflow_ledger_sending_stuck",
         "mentorflow_smtp_config_errors",
+        "mentorflow_ledger_uncertain",
     } <= used
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     for metric in MENTORFLOW_METRICS:

@@ -1,4 +1,5 @@
-"""Operators see send-ledger rows stuck in 'sending' as a Prometheus gauge."""
+"""Operators see send-ledger rows stuck in 'sending' (by when they were first claimed) and rows in
+'uncertain' as Prometheus gauges."""
 
 from __future__ import annotations
 
@@ -39,18 +40,27 @@ async def test_stuck_sending_rows_are_exported(db_pool: asyncpg.Pool) -> None:
             )
         ],
     )
-    old = datetime.now(UTC) - timedelta(hours=1)
-    for key, status, at in (("a", "sending", old), ("b", "sending", datetime.now(UTC)), ("c", "sent", old)):
+    now = datetime.now(UTC)
+    old = now - timedelta(hours=1)
+    # "a" was first claimed an hour ago and retried a moment ago (451 after 451): stuck all the same.
+    for key, status, claimed in (("a", "sending", old), ("b", "sending", now), ("c", "sent", old)):
         await db_pool.execute(
             """
             insert into send_ledger (workflow_id, nudge_key, cohort_id, participant_id, nudge_id, kind,
-                                     scheduled_at, status, message_id, updated_at)
-            values ('journey-c~p', $1, 'c', 'p', 'welcome', 'welcome', $3, $2, $1, $3)
+                                     scheduled_at, status, message_id, claimed_at, updated_at)
+            values ('journey-c~p', $1, 'c', 'p', 'welcome', 'welcome', $3, $2, $1, $3, now())
             """,
             key,
             status,
-            at,
+            claimed,
         )
+    await db_pool.execute(
+        """
+        insert into send_ledger (workflow_id, nudge_key, cohort_id, participant_id, nudge_id, kind,
+                                 scheduled_at, status, message_id)
+        values ('journey-c~p', 'd', 'c', 'p', 'welcome', 'welcome', now(), 'uncertain', 'd')
+        """
+    )
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
     stop = asyncio.Event()
@@ -58,13 +68,14 @@ async def test_stuck_sending_rows_are_exported(db_pool: asyncpg.Pool) -> None:
     try:
         for _ in range(50):
             text = await asyncio.to_thread(_scrape, port)
-            lines = [
-                line for line in text.splitlines() if line.startswith("mentorflow_ledger_sending_stuck{")
-            ]
-            if lines:
+            lines = [line for line in text.splitlines() if line.startswith("mentorflow_ledger_")]
+            if len(lines) == 2:
                 break
             await asyncio.sleep(0.1)
-        assert lines and lines[0].endswith(" 1"), lines
+        stuck = [line for line in lines if line.startswith("mentorflow_ledger_sending_stuck{")]
+        uncertain = [line for line in lines if line.startswith("mentorflow_ledger_uncertain{")]
+        assert stuck and stuck[0].endswith(" 1"), lines
+        assert uncertain and uncertain[0].endswith(" 1"), lines
     finally:
         stop.set()
         await task

@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from activities.mailer import (
+    HandedOverNoReply,
     OutgoingEmail,
     SmtpOutcome,
     TransientSmtpError,
@@ -235,13 +236,13 @@ async def test_after_mail_from_a_dropped_connection_is_not_tried_again(smtp_serv
 
 
 async def test_never_sent_twice_once_data_went_out(smtp_server: Server) -> None:
-    """The server took the message but hung up before saying so: ambiguous, so the pool raises (the
-    activity's retry and the ledger decide) and does not send it again itself."""
+    """The server took the message but hung up before saying so: ambiguous, so the pool raises that it was
+    handed over with no reply (the ledger makes it `uncertain`) and does not send it again itself."""
     handler, settings = await smtp_server()
     pool = SmtpPool(settings)
     await deliver(settings, _message(1), smtp=pool)
     handler.hang_up_after_data = True
-    with pytest.raises(TransientSmtpError, match="SMTPServerDisconnected"):
+    with pytest.raises(HandedOverNoReply, match="SMTPServerDisconnected"):
         await deliver(settings, _message(2), smtp=pool)
     assert _ids(handler) == ["<m1@example.org>", "<m2@example.org>"]
     assert handler.datas == 2 and handler.connections == 1

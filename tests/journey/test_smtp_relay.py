@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP
 
 import activities.mailer as mailer
 from activities.mailer import (
+    HandedOverNoReply,
     OutgoingEmail,
     SmtpConfigError,
     SmtpOutcome,
@@ -149,7 +150,8 @@ async def test_each_step_waits_as_long_as_its_own_setting(
 ) -> None:
     slow_relay.delays = {step: 2.0}
     settings = _settings(tmp_path, slow_relay.port, **(GENEROUS | {STEPS[step]: 0.3}))
-    with pytest.raises(TransientSmtpError):
+    # Giving up on the reply to the message is no verdict: it was handed over (the ledger: `uncertain`).
+    with pytest.raises(HandedOverNoReply if step == "end" else TransientSmtpError):
         await deliver(settings, build_message(_email(), "mentorflow@example.org"))
     # The same delay under the other steps' short timeouts only: waited for.
     others = {name: 0.3 for name in STEPS.values() if name != STEPS[step]} | {STEPS[step]: 30.0}

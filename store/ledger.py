@@ -1,0 +1,140 @@
+"""The send ledger as staff see it: rows in flight too long, rows nobody can settle alone (`uncertain`),
+and staff's word on them (`mentorflow mail list --stuck|--uncertain`, `mail resolve`, `mail resend`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+from pydantic import BaseModel
+
+from workflows.contract import SendNudgeInput
+
+# A row in 'sending' for longer than this from its first claim is stuck (the alert's threshold too).
+STUCK_AFTER = timedelta(minutes=15)
+
+
+class LedgerError(Exception):
+    """A staff command that cannot apply to the row; the message says why in one line."""
+
+
+class LedgerRow(BaseModel):
+    id: int
+    cohort_id: str
+    participant_id: str
+    nudge_id: str
+    status: str
+    attempts: int
+    claimed_at: datetime
+    handed_over_at: datetime | None = None
+    sent_at: datetime | None = None
+    error: str | None = None
+    resolution: str | None = None
+
+
+_COLUMNS = """id, cohort_id, participant_id, nudge_id, status, attempts, claimed_at, handed_over_at, sent_at,
+              error, resolution"""
+
+
+async def count_stuck(pool: asyncpg.Pool, older_than: timedelta = STUCK_AFTER) -> int:
+    """Rows first claimed over `older_than` ago and still in flight (every retry refreshes updated_at)."""
+    n = await pool.fetchval(
+        "select count(*) from send_ledger where status = 'sending' and claimed_at < now() - $1::interval",
+        older_than,
+    )
+    return int(n)
+
+
+async def count_uncertain(pool: asyncpg.Pool) -> int:
+    """Rows handed over with no reply, waiting for staff (`mentorflow mail resolve|resend`)."""
+    return int(await pool.fetchval("select count(*) from send_ledger where status = 'uncertain'"))
+
+
+async def stuck_rows(
+    pool: asyncpg.Pool, *, cohort_id: str | None = None, older_than: timedelta = STUCK_AFTER
+) -> list[LedgerRow]:
+    """Rows still in 'sending' this long after their first claim, with the last reason they did not go."""
+    rows = await pool.fetch(
+        f"""
+        select {_COLUMNS} from send_ledger
+        where status = 'sending' and claimed_at < now() - $1::interval
+          and ($2::text is null or cohort_id = $2)
+        order by claimed_at, id
+        """,
+        older_than,
+        cohort_id,
+    )
+    return [LedgerRow(**dict(r)) for r in rows]
+
+
+async def uncertain_rows(pool: asyncpg.Pool, *, cohort_id: str | None = None) -> list[LedgerRow]:
+    rows = await pool.fetch(
+        f"""
+        select {_COLUMNS} from send_ledger
+        where status = 'uncertain' and ($1::text is null or cohort_id = $1)
+        order by handed_over_at, id
+        """,
+        cohort_id,
+    )
+    return [LedgerRow(**dict(r)) for r in rows]
+
+
+async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> LedgerRow:
+    """Staff's word on an uncertain row (they asked the relay or the participant): sent, or not sent
+    (then `failed`; `mail resend` is the way to send it after all)."""
+    row = await pool.fetchrow(
+        f"""
+        update send_ledger set
+            status = case when $2 then 'sent' else 'failed' end,
+            sent_at = case when $2 then handed_over_at else sent_at end,
+            resolution = $3, updated_at = now()
+        where id = $1 and status = 'uncertain'
+        returning {_COLUMNS}
+        """,
+        row_id,
+        sent,
+        f"{'sent' if sent else 'not sent'} (resolved by {by})",
+    )
+    if row is None:
+        raise LedgerError(await _why_not(pool, row_id, "resolve"))
+    return LedgerRow(**dict(row))
+
+
+async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> SendNudgeInput:
+    """Put an uncertain (or failed) row back in flight for one more send, staff's explicit choice; the
+    send's own input, as the journey asked for it."""
+    row = await pool.fetchrow(
+        """
+        update send_ledger set
+            status = 'sending', handed_over_at = null, claimed_at = now(), updated_at = now(),
+            resolution = $2
+        where id = $1 and status in ('uncertain', 'failed') and input is not null
+        returning input::text as input
+        """,
+        row_id,
+        f"resent (by {by})",
+    )
+    if row is None:
+        raise LedgerError(await _why_not(pool, row_id, "resend"))
+    return SendNudgeInput.model_validate_json(row["input"])
+
+
+async def not_resent(pool: asyncpg.Pool, row_id: int, reason: str) -> None:
+    """A resend met a transient fault before the handover: failed again (no worker retries it)."""
+    await pool.execute(
+        """
+        update send_ledger set status = 'failed', error = $2, updated_at = now()
+        where id = $1 and status = 'sending'
+        """,
+        row_id,
+        reason,
+    )
+
+
+async def _why_not(pool: asyncpg.Pool, row_id: int, what: str) -> str:
+    status = await pool.fetchval("select status from send_ledger where id = $1", row_id)
+    if status is None:
+        return f"no email {row_id} in the send ledger (see `mentorflow mail list --uncertain`)"
+    if what == "resolve":
+        return f"email {row_id} is {status}; only an uncertain email can be resolved"
+    return f"email {row_id} is {status}; only an uncertain or failed email can be sent again"
