@@ -70,6 +70,113 @@ def list_(
     )
 
 
+def _one(found: list[Any], email: str, cohort: str | None) -> Any:
+    found = [m for m in found if cohort is None or m.cohort_id == cohort]
+    if not found:
+        where = f" in cohort {cohort!r}" if cohort else ""
+        raise CliError(f"no mentor {email!r}{where} (see `mentorflow mentor list --cohort C`)")
+    if len(found) > 1:
+        raise CliError(
+            f"mentor {email!r} is in cohorts {', '.join(m.cohort_id for m in found)}; add --cohort"
+        )
+    return found[0]
+
+
+@app.command("set")
+def set_(
+    email: str = typer.Argument(..., metavar="EMAIL"),
+    cohort: str | None = typer.Option(None, "--cohort", help="Needed when the mentor is in several cohorts."),
+    name: str | None = typer.Option(None, "--name", help="How emails greet the mentor."),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/London."),
+    send_time: str | None = typer.Option(
+        None, "--send-time", help="Local time of the mentor's emails, 08:30."
+    ),
+    digest_day: str | None = typer.Option(None, "--digest-day", help="Day of the weekly digest: mon..sun."),
+    digest: str | None = typer.Option(None, "--digest", help="weekly or off."),
+    prompts: str | None = typer.Option(None, "--prompts", help="Amplify prompts: on or off."),
+    resubscribe: bool = typer.Option(False, "--resubscribe", help="Undo the mentor's unsubscribe."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a mentor's name or preferences; the mentor's workflow plans its next slot again."""
+    from datetime import time as time_of_day
+
+    from domain.program import send_preference_problems
+    from domain.timing import WEEKDAYS, is_valid_zone
+    from store.mentors import MentorChange, find_mentor, update_mentor
+    from store.programs import ProgramCache
+
+    if timezone is not None and not is_valid_zone(timezone):
+        raise CliError(f"--timezone {timezone!r}: not an IANA time zone (e.g. Europe/Paris)")
+    at = None
+    if send_time is not None:
+        try:
+            at = time_of_day.fromisoformat(send_time)
+        except ValueError:
+            raise CliError(f"--send-time {send_time!r}: expected a 24h time like 08:30") from None
+    if digest_day is not None and digest_day.lower()[:3] not in WEEKDAYS:
+        raise CliError(f"--digest-day {digest_day!r}: expected one of {', '.join(WEEKDAYS)}")
+    if digest is not None and digest not in ("weekly", "off"):
+        raise CliError(f"--digest {digest!r}: expected weekly or off")
+    if prompts is not None and prompts not in ("on", "off"):
+        raise CliError(f"--prompts {prompts!r}: expected on or off")
+    change = MentorChange(
+        name=name.strip() if name and name.strip() else None,
+        timezone=timezone,
+        send_time=at,
+        digest_day=digest_day.lower()[:3] if digest_day else None,
+        digest=digest,
+        prompts=None if prompts is None else prompts == "on",
+        resubscribe=resubscribe,
+    )
+    if change == MentorChange():
+        raise CliError(
+            "mentor set: give at least one of --name, --timezone, --send-time, --digest-day, "
+            "--digest, --prompts, --resubscribe"
+        )
+
+    async def go(pool: Any) -> Any:
+        mentor = _one(await find_mentor(pool, email), email, cohort)
+        if at is not None:
+            program = await ProgramCache().get(pool, mentor.cohort_id)
+            problems = send_preference_problems(program.spec.schedule, ["mon"], at)
+            if problems:
+                raise CliError(f"--send-time: {problems[0][1]}")
+        return await update_mentor(pool, mentor, change)
+
+    mentor = _with_pool(go)
+    asyncio.run(_replan(mentor.cohort_id, mentor.mentor_id))
+    if as_json:
+        emit_json(mentor)
+        return
+    say(
+        f"mentor {mentor.email} in {mentor.cohort_id}: {mentor.name}, {mentor.timezone}, "
+        f"digest {mentor.digest} "
+        f"on {mentor.digest_day} at {mentor.send_time:%H:%M}, prompts {'on' if mentor.prompts else 'off'}"
+        + (", unsubscribed" if mentor.unsubscribed_at else "")
+    )
+
+
+async def _replan(cohort_id: str, mentor_id: str) -> None:
+    """Tell the mentor's workflow; none running (not launched, or Temporal down) is fine: it reads the
+    preferences from Postgres at its next slot anyway."""
+    from temporalio.service import RPCError
+
+    from infra.settings import get_settings
+    from infra.temporal_client import TemporalUnreachableError, connect
+    from workflows.contract import mentor_workflow_id
+
+    try:
+        client = await connect(get_settings())
+        await client.get_workflow_handle(mentor_workflow_id(cohort_id, mentor_id)).signal(
+            "preferences_changed"
+        )
+    except (RPCError, TemporalUnreachableError):
+        say(
+            "mentorflow: the mentor's workflow was not told (not running); "
+            "the change applies at its next slot"
+        )
+
+
 @app.command()
 def show(
     email: str = typer.Argument(..., metavar="EMAIL"),

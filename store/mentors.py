@@ -347,3 +347,39 @@ async def record_amplified(
         json.dumps({"command_id": command_id, "mentor_id": mentor.mentor_id, "milestone_id": milestone_id}),
     )
     return True
+
+
+class MentorChange(BaseModel):
+    """A mentor's preferences to change; None leaves one as it is."""
+
+    name: str | None = None
+    timezone: str | None = None
+    send_time: time | None = None
+    digest_day: str | None = None
+    digest: str | None = None  # weekly | off
+    prompts: bool | None = None
+    resubscribe: bool = False
+
+
+async def update_mentor(pool: asyncpg.Pool, mentor: Mentor, change: MentorChange) -> Mentor:
+    await pool.execute(
+        """
+        update mentors set name = coalesce($3, name), timezone = coalesce($4, timezone),
+                           send_time = coalesce($5, send_time), digest_day = coalesce($6, digest_day),
+                           digest = coalesce($7, digest), prompts = coalesce($8, prompts),
+                           unsubscribed_at = case when $9 then null else unsubscribed_at end
+        where cohort_id = $1 and mentor_id = $2
+        """,
+        mentor.cohort_id,
+        mentor.mentor_id,
+        change.name,
+        change.timezone,
+        change.send_time,
+        change.digest_day,
+        change.digest,
+        change.prompts,
+        change.resubscribe,
+    )
+    updated = await get_mentor(pool, mentor.cohort_id, mentor.mentor_id)
+    assert updated is not None
+    return updated

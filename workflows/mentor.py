@@ -24,6 +24,23 @@ _IDLE = timedelta(days=7)
 
 @workflow.defn
 class MentorWorkflow:
+    def __init__(self) -> None:
+        self._replan = False
+
+    @workflow.signal
+    def preferences_changed(self) -> None:
+        """Staff or the mentor changed zone, send time, digest day or switches: plan the next slot again."""
+        self._replan = True
+
+    async def _wait(self, span: timedelta, summary: str) -> bool:
+        """Sleep `span`; False when a preferences change cut it short."""
+        self._replan = False
+        try:
+            await workflow.wait_condition(lambda: self._replan, timeout=span, timeout_summary=summary)
+        except TimeoutError:
+            return True
+        return False
+
     @workflow.run
     async def run(self, data: MentorInput) -> MentorInput:
         wid = workflow.info().workflow_id
@@ -40,11 +57,11 @@ class MentorWorkflow:
                 summary="next mentor slot",
             )
             if nxt.at is None:
-                await workflow.sleep(_IDLE, summary="nothing planned: look again in a week")
+                await self._wait(_IDLE, "nothing planned: look again in a week")
                 continue
             wait = nxt.at - workflow.now()
-            if wait > timedelta(0):
-                await workflow.sleep(wait, summary=f"next slot {nxt.at:%Y-%m-%d %H:%M} UTC")
+            if wait > timedelta(0) and not await self._wait(wait, f"next slot {nxt.at:%Y-%m-%d %H:%M} UTC"):
+                continue
             result = await workflow.execute_activity_method(
                 MentorActivities.perform_slot,
                 ask.model_copy(update={"slot": nxt.at}),

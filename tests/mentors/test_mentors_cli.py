@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from infra.settings import Settings
@@ -15,7 +17,9 @@ from store.mentors import mentor_id_for, sync_mentors
 from tests.cli.stack import cli, roster, write_program
 from tests.cli.test_launch import START
 from tests.reports.test_cohort_report import COHORT, seed
-from workflows.contract import mentor_workflow_id
+from worker.main import build_worker
+from workflows.contract import MentorInput, mentor_workflow_id
+from workflows.mentor import MentorWorkflow
 
 
 async def _seed(pool: asyncpg.Pool) -> None:
@@ -103,3 +107,68 @@ async def test_cohort_start_saves_the_rosters_mentors_and_starts_their_workflows
     runs = [w async for w in temporal_env.client.list_workflows(f"WorkflowId = '{described.id}'")]
     assert len(runs) == 1
     await mentor.terminate("test over")
+
+
+async def test_mentor_set_changes_preferences_and_the_workflow_plans_again(
+    settings: Settings, temporal_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await _seed(db_pool)
+    mentor_id = mentor_id_for("bo@mentors.org")
+    wid = mentor_workflow_id(COHORT, mentor_id)
+    client = temporal_env.client
+    async with build_worker(client, db_pool, settings):
+        handle = await client.start_workflow(
+            MentorWorkflow.run,
+            MentorInput(cohort_id=COHORT, mentor_id=mentor_id),
+            id=wid,
+            task_queue=settings.task_queue,
+        )
+        changed = await cli(
+            settings,
+            "mentor",
+            "set",
+            "bo@mentors.org",
+            "--name",
+            "Bo Lindqvist",
+            "--timezone",
+            "Europe/Oslo",
+            "--send-time",
+            "07:45",
+            "--digest-day",
+            "Friday",
+            "--prompts",
+            "off",
+            "--json",
+            cwd=tmp_path,
+        )
+        assert changed.returncode == 0, changed.stderr
+        mentor = json.loads(changed.stdout)
+        assert (mentor["name"], mentor["timezone"], mentor["send_time"], mentor["digest_day"]) == (
+            "Bo Lindqvist",
+            "Europe/Oslo",
+            "07:45:00",
+            "fri",
+        )
+        assert mentor["prompts"] is False and mentor["digest"] == "weekly"
+        for _ in range(100):  # the signal makes the workflow ask for its next slot again
+            planned = [
+                e
+                async for e in handle.fetch_history_events()
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            ]
+            if len(planned) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(planned) == 2
+        await handle.terminate("test over")
+    for args, message in (
+        (("--send-time", "23:00"), "--send-time: 23:00 is inside the quiet hours"),
+        (("--timezone", "Mars/Olympus"), "--timezone 'Mars/Olympus': not an IANA time zone"),
+        (("--digest", "daily"), "--digest 'daily': expected weekly or off"),
+        ((), "give at least one of"),
+    ):
+        bad = await cli(settings, "mentor", "set", "bo@mentors.org", *args, cwd=tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    assert await db_pool.fetchval("select send_time from mentors where mentor_id = $1", mentor_id) == time(
+        7, 45
+    )
