@@ -52,8 +52,15 @@ def exit_code_for(err: BaseException) -> int | None:
 
 
 def one_line(err: BaseException) -> str:
+    """The error on one line, without any credential (whatever put it in the message)."""
+    from infra.settings import get_settings, redact_secrets
+
     text = " ".join(str(err).split()) or type(err).__name__
-    return f"mentorflow: error: {text}"
+    try:
+        known = get_settings().secret_values
+    except Exception:  # the settings themselves are what is wrong: their message is redacted already
+        known = []
+    return f"mentorflow: error: {redact_secrets(text, known)}"
 
 
 def handle_errors(func: Callable[[], Any]) -> Any:

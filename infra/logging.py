@@ -15,7 +15,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 
-from infra.settings import Settings
+from infra.settings import Settings, redact_secrets
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD_RECORD_ATTRS = frozenset(
@@ -40,6 +40,21 @@ def _extra_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
         else:
             event_dict[key] = value
     return event_dict
+
+
+def _redactor(settings: Settings) -> Processor:
+    """Strip credentials from every text field of a log line (messages, errors, tracebacks)."""
+    known = settings.secret_values
+
+    def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        for key, value in event_dict.items():
+            if isinstance(value, str):
+                event_dict[key] = redact_secrets(value, known)
+            elif isinstance(value, BaseException):
+                event_dict[key] = redact_secrets(repr(value), known)
+        return event_dict
+
+    return redact
 
 
 def _renderer(settings: Settings) -> Processor:
@@ -71,6 +86,7 @@ def configure_logging(settings: Settings) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _redactor(settings),
             _renderer(settings),
         ],
     )

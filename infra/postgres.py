@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from infra.settings import Settings
+from infra.settings import Settings, redact_secrets, redact_url
 
 # A connection of our own or one borrowed from the pool.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
@@ -18,12 +18,8 @@ class PostgresUnreachableError(Exception):
 
 
 def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    scheme, sep, rest = dsn.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at or ":" not in creds:
-        return dsn
-    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
+    """The DSN without its password (in the userinfo or as `?password=`), for messages."""
+    return redact_url(dsn)
 
 
 async def create_pool(settings: Settings, *, dsn: str | None = None, **kw: Any) -> asyncpg.Pool:
@@ -36,6 +32,7 @@ async def create_pool(settings: Settings, *, dsn: str | None = None, **kw: Any) 
         pool: asyncpg.Pool = await asyncpg.create_pool(target, **kw)
     except (OSError, TimeoutError, asyncpg.PostgresError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = redact_secrets(reason, settings.secret_values)
         verdict = "refused the connection" if isinstance(err, asyncpg.PostgresError) else "is unreachable"
         raise PostgresUnreachableError(
             f"Postgres at {redact(target)} {verdict}: {reason}"

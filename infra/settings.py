@@ -5,6 +5,8 @@ Unset means the embedded default: the stack `mentorflow dev up` runs on this mac
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
@@ -33,6 +35,36 @@ def is_placeholder(value: str) -> bool:
     """A value copied from an example or the embedded default, never a real secret."""
     lowered = value.lower()
     return value == EMBEDDED_LINK_SECRET or any(mark in lowered for mark in _PLACEHOLDER_MARKS)
+
+
+# ---- credentials never printed ---------------------------------------------------------------------
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+# password=..., ?password=..., api_key: ..., "token": "..." in URLs, DSNs, reprs and messages.
+_SECRET_PARAM = re.compile(
+    r"(?i)(?P<key>\b(?:password|passwd|pwd|secret|api[_-]?key|apikey|token)\b['\"]?\s*[=:]\s*['\"]?)"
+    r"(?P<value>[^&\s'\",;)}]+)"
+)
+REDACTED = "***"
+
+
+def redact_url(url: str) -> str:
+    """A URL or DSN without its password (user:***@host) and without secret query parameters."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        creds, at, host = rest.rpartition("@")
+        if at and ":" in creds:
+            rest = f"{creds.split(':', 1)[0]}:{REDACTED}@{host}"
+    return _SECRET_PARAM.sub(lambda m: m["key"] + REDACTED, f"{scheme}{sep}{rest}")
+
+
+def redact_secrets(text: str, known: Iterable[str] = ()) -> str:
+    """`text` with every credential form removed: URL passwords, `password=`/`api_key=`-style values, and
+    each of the `known` secret values wherever it appears."""
+    for secret in sorted((k for k in known if len(k) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _URL.sub(lambda m: redact_url(m.group()), text)
+    return _SECRET_PARAM.sub(lambda m: m["key"] + REDACTED, text)
 
 
 class SettingsError(Exception):
@@ -208,6 +240,16 @@ class Settings(BaseSettings):
         previous = [s.get_secret_value() for s in self.link_secret_previous]
         return [self.link_secret.get_secret_value(), *previous]
 
+    @property
+    def secret_values(self) -> list[str]:
+        """Every credential these settings hold, to strip from messages and log lines."""
+        values = [s.get_secret_value() for s in (self.smtp_password, self.temporal_api_key) if s is not None]
+        if self.database_url:
+            parts = urlsplit(self.database_url)
+            values += [parts.password or ""]
+            values += [v for k, v in parse_qsl(parts.query) if k.lower() in ("password", "sslpassword")]
+        return [v for v in [*values, *self.link_secrets] if v]
+
     def require_link_secret(self, command: str) -> None:
         """A command that serves or signs links refuses the dev secret unless every component is embedded."""
         external = [
@@ -295,7 +337,8 @@ def _describe(err: ValidationError) -> str:
     value = first.get("input")
     secret = str(loc) in _SECRET_FIELDS
     shown = "" if secret or isinstance(value, dict) or value is None else f" (got {value!r})"
-    return f"setting {name}{shown}: {first['msg']}"
+    # A URL setting (the database's) is shown without its credentials.
+    return redact_secrets(f"setting {name}{shown}: {first['msg']}")
 
 
 def load_settings(**overrides: object) -> Settings:

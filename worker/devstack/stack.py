@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from infra.migrations import migrate, migrations_dir
-from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.settings import EMBEDDED_DATABASE, Settings, redact_url
 from worker.devstack.mailsink import MailSink
 from worker.devstack.ports import PortClaim, ensure_ports_free
 from worker.devstack.postgres import EmbeddedPostgres
@@ -31,7 +31,7 @@ class RunningStack:
         lines = {
             "Temporal": s.temporal_target + (" (embedded)" if self.temporal else ""),
             "Temporal UI": (self.temporal.ui_url or "-") if self.temporal else "-",
-            "Postgres": s.postgres_dsn,
+            "Postgres": redact_url(s.postgres_dsn),
             "Mail": f"SMTP {s.smtp_target[0]}:{s.smtp_target[1]} -> {s.mail_dir.resolve()}"
             if self.mail
             else f"SMTP {s.smtp_target[0]}:{s.smtp_target[1]}",
