@@ -11,7 +11,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.mailer import OutgoingEmail, SmtpOutcome, build_message, deliver, message_id_for, redact
+from activities.mailer import (
+    HandedOverNoReply,
+    HandoverDeclined,
+    OutgoingEmail,
+    SmtpOutcome,
+    TransientSmtpError,
+    build_message,
+    deliver,
+    message_id_for,
+    redact,
+)
 from activities.render import milestone_title, persona_title
 from domain.mentor import (
     MenteeNews,
@@ -134,7 +144,19 @@ class MentorActivities:
             unsubscribe_url=self._url(data, Action.MENTOR_UNSUBSCRIBE),
             date=datetime.now(UTC),
         )
-        result = await deliver(settings, build_message(outgoing, settings.mail_from), smtp=self._deps.smtp)
+
+        async def crossing() -> bool:
+            return await store.handover(pool, data.workflow_id, key)
+
+        try:
+            result = await deliver(
+                settings, build_message(outgoing, settings.mail_from), smtp=self._deps.smtp, handover=crossing
+            )
+        except HandedOverNoReply as err:
+            await store.settle(pool, data.workflow_id, key, "uncertain", str(err), email.subject)
+            return "uncertain", str(err)
+        except HandoverDeclined as err:
+            raise TransientSmtpError(str(err)) from None  # the retry's claim finds what happened
         if result.outcome is SmtpOutcome.REJECTED:
             await store.settle(pool, data.workflow_id, key, "failed", result.reply, email.subject)
             return "failed", result.detail

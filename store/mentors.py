@@ -263,7 +263,14 @@ async def claim(
                                    status, message_id, attempts)
         values ($1, $2, $3, $4, $5, $6, 'sending', $7, 1)
         on conflict (workflow_id, nudge_key) do update
-            set attempts = mentor_ledger.attempts + 1, updated_at = now()
+            set attempts = mentor_ledger.attempts + 1, updated_at = now(),
+                -- handed over by an attempt that never heard back: the relay may hold it; no resend
+                status = case when mentor_ledger.status = 'sending'
+                                   and mentor_ledger.handed_over_at is not null
+                              then 'uncertain' else mentor_ledger.status end,
+                error = case when mentor_ledger.status = 'sending'
+                                  and mentor_ledger.handed_over_at is not null
+                             then 'handed over without a reply' else mentor_ledger.error end
         returning status, message_id, coalesce(error, '') as error
         """,
         workflow_id,
@@ -276,6 +283,20 @@ async def claim(
     )
     assert row is not None
     return row
+
+
+async def handover(pool: asyncpg.Pool, workflow_id: str, key: str) -> bool:
+    """The point of no return, recorded only if no other attempt settled or crossed it meanwhile."""
+    crossed = await pool.fetchval(
+        """
+        update mentor_ledger set handed_over_at = now(), updated_at = now()
+        where workflow_id = $1 and nudge_key = $2 and status = 'sending' and handed_over_at is null
+        returning true
+        """,
+        workflow_id,
+        key,
+    )
+    return crossed is not None
 
 
 async def settle(

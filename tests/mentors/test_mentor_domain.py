@@ -15,6 +15,7 @@ from domain.timing import local_datetime
 from infra.settings import Settings
 from store.mentors import mentor_id_for, sync_mentors
 from tests.domain.small_program import SMALL, small_program
+from tests.journey.test_send_handover import FaultySmtp, _drop, relay  # noqa: F401 - its fixture
 from tests.reports.journeys import monday_weeks_ago, run_journey, save
 from workflows.contract import MentorSlotInput, mentor_workflow_id
 
@@ -75,3 +76,37 @@ async def test_a_digest_slot_without_news_sends_nothing(
     result = await activities.perform_slot(ask)
     assert (result.sent, result.detail) == (None, "nothing to report")
     assert await db_pool.fetchval("select count(*) from mentor_ledger") == 0
+
+
+async def test_a_mentor_email_dropped_after_data_is_uncertain_and_never_sent_twice(
+    db_pool: asyncpg.Pool,
+    settings: Settings,
+    relay: tuple[FaultySmtp, int],  # noqa: F811
+) -> None:
+    handler, port = relay
+    handler.after_data = _drop
+    now = datetime.now(UTC)
+    start = monday_weeks_ago(6, now)
+    await save(db_pool, "drop1", small_program(), start, [("p1", "lee@mentors.org")])
+    await run_journey(db_pool, "drop1", "p1", small_program(), start, now)  # quiet for six weeks: news
+    await sync_mentors(db_pool, "drop1")
+    mentor_id = mentor_id_for("lee@mentors.org")
+    await db_pool.execute(
+        "update mentors set digest_day = $1", local_datetime(now, "America/New_York").strftime("%a").lower()
+    )
+    activities = MentorActivities(
+        ActivityDeps(settings=settings.model_copy(update={"smtp_port": port}), pool=db_pool)
+    )
+    ask = MentorSlotInput(
+        workflow_id=mentor_workflow_id("drop1", mentor_id), cohort_id="drop1", mentor_id=mentor_id, slot=now
+    )
+    outcomes = []
+    for _ in range(3):  # as Temporal retries a raised error
+        try:
+            outcomes.append((await activities.perform_slot(ask)).status)
+        except Exception as err:
+            outcomes.append(type(err).__name__)
+    assert handler.stored() == 1
+    assert outcomes[0] == "uncertain" and outcomes[1:] == ["uncertain", "uncertain"]
+    row = await db_pool.fetchrow("select status, handed_over_at from mentor_ledger")
+    assert row is not None and row["status"] == "uncertain" and row["handed_over_at"] is not None
