@@ -96,13 +96,13 @@ class MentorActivities:
         prefs = prefs_of(mentor)
         slot = data.slot
         email: MentorEmail | None = None
-        if is_digest_slot(slot, prefs):
+        if data.force == "digest" or (data.force is None and is_digest_slot(slot, prefs)):
             since = mentor.last_digest_at or slot - FIRST_WINDOW
             news = [n for n in await store.mentee_news(pool, mentor, since=since, until=slot) if n.newsworthy]
             if news:
                 who = await store.names(pool, mentor.cohort_id, [n.participant_id for n in news])
                 email = self._digest(mentor, program, news, who, data)
-        elif prefs.prompts:
+        elif prefs.prompts or data.force == "amplify":
             last_prompt = await store.last_sent(pool, mentor.cohort_id, mentor.mentor_id, "amplify")
             since = max(t for t in (last_prompt, mentor.last_digest_at, slot - FIRST_WINDOW) if t is not None)
             news = await store.mentee_news(pool, mentor, since=since, until=slot)
@@ -112,7 +112,8 @@ class MentorActivities:
                 for m in n.milestones
                 if is_creator_milestone(program.spec, m) and m not in n.amplified
             ]
-            if wins and prompt_due(slot, prefs, program.spec, last_prompt_at=last_prompt):
+            due = data.force == "amplify" or prompt_due(slot, prefs, program.spec, last_prompt_at=last_prompt)
+            if wins and due:
                 who = await store.names(pool, mentor.cohort_id, [p for p, _ in wins])
                 email = self._prompt(mentor, program, wins, who, data)
         if email is None:

@@ -156,6 +156,41 @@ def set_(
     )
 
 
+@app.command("send-now")
+def send_now(
+    email: str = typer.Argument(..., metavar="EMAIL"),
+    cohort: str | None = typer.Option(None, "--cohort", help="Needed when the mentor is in several cohorts."),
+    prompt: bool = typer.Option(False, "--prompt", help="The pending amplify prompt instead of the digest."),
+) -> None:
+    """Ask the mentor's workflow for the digest (or the amplify prompt) now, not at the next slot. As at a
+    slot, nothing goes when there is no news; `mentor show` lists what went."""
+    from temporalio.service import RPCError
+
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
+    from store.mentors import find_mentor
+    from workflows.contract import mentor_workflow_id
+
+    async def mentor_of(pool: Any) -> Any:
+        return _one(await find_mentor(pool, email), email, cohort)
+
+    mentor = _with_pool(mentor_of)
+    kind = "amplify" if prompt else "digest"
+    wid = mentor_workflow_id(mentor.cohort_id, mentor.mentor_id)
+
+    async def go() -> None:
+        client = await connect(get_settings())
+        try:
+            await client.get_workflow_handle(wid).signal("send_now", kind)
+        except RPCError as exc:
+            raise CliError(
+                f"mentor workflow {wid} is not running ({exc.message}); `cohort start` starts it"
+            ) from None
+
+    asyncio.run(go())
+    say(f"asked {wid} for the {kind} now (nothing goes if there is no news)")
+
+
 async def _replan(cohort_id: str, mentor_id: str) -> None:
     """Tell the mentor's workflow; none running (not launched, or Temporal down) is fine: it reads the
     preferences from Postgres at its next slot anyway."""

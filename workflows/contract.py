@@ -254,6 +254,7 @@ class MentorSlotInput(BaseModel):
     cohort_id: str
     mentor_id: str
     slot: datetime  # the send slot this is for (the ledger keys on it)
+    force: str | None = None  # digest | amplify: staff asked for it now, whatever the day
 
 
 class NextMentorSlot(BaseModel):

@@ -26,6 +26,15 @@ _IDLE = timedelta(days=7)
 class MentorWorkflow:
     def __init__(self) -> None:
         self._replan = False
+        self._now: list[str] = []  # staff asked for these now (digest | amplify), in order
+
+    @workflow.signal
+    def send_now(self, kind: str) -> None:
+        """Staff: send the digest (or a pending amplify prompt) now instead of at the next slot; still
+        nothing when there is no news."""
+        if kind in ("digest", "amplify"):
+            self._now.append(kind)
+            self._replan = True
 
     @workflow.signal
     def preferences_changed(self) -> None:
@@ -49,31 +58,39 @@ class MentorWorkflow:
             ask = MentorSlotInput(
                 workflow_id=wid, cohort_id=data.cohort_id, mentor_id=data.mentor_id, slot=workflow.now()
             )
-            nxt: NextMentorSlot = await workflow.execute_activity_method(
-                MentorActivities.next_slot,
+            if self._now:  # staff asked for an email now
+                ask = ask.model_copy(update={"force": self._now.pop(0)})
+            else:
+                nxt: NextMentorSlot = await workflow.execute_activity_method(
+                    MentorActivities.next_slot,
+                    ask,
+                    start_to_close_timeout=_TIMEOUT,
+                    retry_policy=_RETRY,
+                    summary="next mentor slot",
+                )
+                if nxt.at is None:
+                    await self._wait(_IDLE, "nothing planned: look again in a week")
+                    continue
+                wait = nxt.at - workflow.now()
+                if wait > timedelta(0) and not await self._wait(
+                    wait, f"next slot {nxt.at:%Y-%m-%d %H:%M} UTC"
+                ):
+                    continue  # preferences changed, or staff asked for an email now: plan again
+                ask = ask.model_copy(update={"slot": nxt.at})
+            why = f"{ask.force} asked by staff" if ask.force else "digest or amplify prompt if there is news"
+            result = await workflow.execute_activity_method(
+                MentorActivities.perform_slot,
                 ask,
                 start_to_close_timeout=_TIMEOUT,
                 retry_policy=_RETRY,
-                summary="next mentor slot",
-            )
-            if nxt.at is None:
-                await self._wait(_IDLE, "nothing planned: look again in a week")
-                continue
-            wait = nxt.at - workflow.now()
-            if wait > timedelta(0) and not await self._wait(wait, f"next slot {nxt.at:%Y-%m-%d %H:%M} UTC"):
-                continue
-            result = await workflow.execute_activity_method(
-                MentorActivities.perform_slot,
-                ask.model_copy(update={"slot": nxt.at}),
-                start_to_close_timeout=_TIMEOUT,
-                retry_policy=_RETRY,
-                summary=f"mentor slot {nxt.at:%Y-%m-%d %H:%M} UTC: digest or amplify prompt if there is news",
+                summary=f"mentor slot {ask.slot:%Y-%m-%d %H:%M} UTC: {why}",
             )
             done += 1
             if result.sent:
                 workflow.set_current_details(
                     f"**Mentor** `{data.mentor_id}` in cohort `{data.cohort_id}`\n\n"
-                    f"- **Last email:** {result.sent} ({result.status}) at {nxt.at:%Y-%m-%d %H:%M} UTC\n"
+                    f"- **Last email:** {result.sent} ({result.status}) at {ask.slot:%Y-%m-%d %H:%M} UTC\n"
                     f"- **Slots:** {done}\n"
                 )
+        await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(data.model_copy(update={"slots_done": done}))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -12,11 +14,15 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from domain import RecordMilestone
 from infra.settings import Settings
 from store.mentors import mentor_id_for, sync_mentors
 from tests.cli.stack import cli, roster, write_program
 from tests.cli.test_launch import START
+from tests.domain.small_program import small_program
+from tests.reports.journeys import monday_weeks_ago, run_journey, save
 from tests.reports.test_cohort_report import COHORT, seed
+from worker.devstack import MailSink
 from worker.main import build_worker
 from workflows.contract import MentorInput, mentor_workflow_id
 from workflows.mentor import MentorWorkflow
@@ -172,3 +178,53 @@ async def test_mentor_set_changes_preferences_and_the_workflow_plans_again(
     assert await db_pool.fetchval("select send_time from mentors where mentor_id = $1", mentor_id) == time(
         7, 45
     )
+
+
+async def test_mentor_send_now_sends_the_digest_with_the_milestone_a_mentee_clicked(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    mail_sink: MailSink,
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    start = monday_weeks_ago(1, now)
+    program = small_program()
+    await save(db_pool, "now1", program, start, [("amara", "lee@mentors.org")])
+    clicked = RecordMilestone(command_id="link-x1-0", milestone_id="first_post")
+    await run_journey(db_pool, "now1", "amara", program, start, now, [(now - timedelta(minutes=5), clicked)])
+    await sync_mentors(db_pool, "now1")
+    mentor_id = mentor_id_for("lee@mentors.org")
+    client = temporal_env.client
+    async with build_worker(client, db_pool, settings):
+        handle = await client.start_workflow(
+            MentorWorkflow.run,
+            MentorInput(cohort_id="now1", mentor_id=mentor_id),
+            id=mentor_workflow_id("now1", mentor_id),
+            task_queue=settings.task_queue,
+        )
+        for flag, subject in ((["--prompt"], "Amara just posted"), ([], "Your mentees this week")):
+            asked = await cli(settings, "mentor", "send-now", "lee@mentors.org", *flag, cwd=tmp_path)
+            assert asked.returncode == 0, asked.stderr
+            for _ in range(200):
+                subjects = [
+                    email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
+                    for p in sorted(mail_sink.mail_dir.glob("*.eml"))
+                ]
+                if any(subject in s for s in subjects):
+                    break
+                await asyncio.sleep(0.1)
+            assert any(subject in s for s in subjects), subjects
+        await handle.terminate("test over")
+    digest = next(
+        m
+        for m in (
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in mail_sink.mail_dir.glob("*.eml")
+        )
+        if "Your mentees" in m["Subject"]
+    )
+    body = digest.get_body(("plain",))
+    assert body is not None and "Dr. Amara Ñandú: reached: First original post" in body.get_content()
+    not_running = await cli(settings, "mentor", "send-now", "bo@nowhere.org", cwd=tmp_path)
+    assert not_running.returncode == 2 and "no mentor 'bo@nowhere.org'" in not_running.stderr
