@@ -175,6 +175,20 @@ class MentorActivities:
 
     # ---- what the emails say ---------------------------------------------------------------------------
 
+    def _footer_text(self, data: MentorSlotInput) -> list[str]:
+        return [
+            f"Your mentor emails: {self._url(data, Action.MENTOR_PREFERENCES)}",
+            f"Stop these emails: {self._url(data, Action.MENTOR_UNSUBSCRIBE)}",
+        ]
+
+    def _footer_html(self, data: MentorSlotInput) -> str:
+        prefs = escape(self._url(data, Action.MENTOR_PREFERENCES))
+        stop = escape(self._url(data, Action.MENTOR_UNSUBSCRIBE))
+        return (
+            f'<p style="color:#666;font-size:12px"><a href="{prefs}">Your mentor emails</a> · '
+            f'<a href="{stop}">Stop these emails</a></p>'
+        )
+
     def _amplify_link(self, data: MentorSlotInput, participant_id: str, milestone_id: str) -> str:
         return self._url(data, Action.AMPLIFIED, {"participant": participant_id, "milestone": milestone_id})
 
@@ -214,11 +228,8 @@ class MentorActivities:
                 url = self._amplify_link(data, tip.participant_id, tip.milestone_id)
                 lines.append(f"I amplified it: {url}")
                 html.append(f'<p><a href="{escape(url)}">I amplified it</a></p>')
-        footer = self._url(data, Action.MENTOR_UNSUBSCRIBE)
-        lines += ["", f"Stop these emails: {footer}"]
-        html.append(
-            f'<p style="color:#666;font-size:12px"><a href="{escape(footer)}">Stop these emails</a></p>'
-        )
+        lines += ["", *self._footer_text(data)]
+        html.append(self._footer_html(data))
         return MentorEmail(
             "digest", f"Your mentees this week ({program.spec.title})", "\n".join(lines), "".join(html)
         )
@@ -239,11 +250,8 @@ class MentorActivities:
             url = self._amplify_link(data, pid, m)
             lines += [text, f"I amplified it: {url}", ""]
             html.append(f'<p>{escape(text)}</p><p><a href="{escape(url)}">I amplified it</a></p>')
-        footer = self._url(data, Action.MENTOR_UNSUBSCRIBE)
-        lines.append(f"Stop these emails: {footer}")
-        html.append(
-            f'<p style="color:#666;font-size:12px"><a href="{escape(footer)}">Stop these emails</a></p>'
-        )
+        lines += self._footer_text(data)
+        html.append(self._footer_html(data))
         name = _first(who.get(wins[0][0], wins[0][0]))
         return MentorEmail(
             "amplify", f"{name} just posted: a moment to amplify", "\n".join(lines), "".join(html)

@@ -26,6 +26,7 @@ class Action(StrEnum):
     # A mentor's links: the token signs the mentor's workflow id (ids only).
     MENTOR_UNSUBSCRIBE = "mentor-unsubscribe"
     AMPLIFIED = "amplified"  # args: participant, milestone
+    MENTOR_PREFERENCES = "mentor-preferences"
 
 
 # Unsubscribe links must keep working long after the email (RFC 8058 asks for it); others expire.

@@ -15,7 +15,7 @@ from store.programs import ProgramCache, ProgramNotFound
 from web import pages
 from workflows.contract import parse_mentor_workflow_id
 
-MENTOR_ACTIONS = frozenset({Action.MENTOR_UNSUBSCRIBE, Action.AMPLIFIED})
+MENTOR_ACTIONS = frozenset({Action.MENTOR_UNSUBSCRIBE, Action.AMPLIFIED, Action.MENTOR_PREFERENCES})
 
 
 async def handle(
@@ -43,6 +43,8 @@ async def handle(
             str(request.url.path), "", "Unsubscribe"
         )
         return pages.page("Stop mentor emails", body, program=title)
+    if claims.action is Action.MENTOR_PREFERENCES:
+        return await _preferences(request, mentor, pool, title, acting)
     participant = claims.args.get("participant", "")
     milestone = claims.args.get("milestone", "")
     names = await store.names(pool, mentor.cohort_id, [participant])
@@ -56,3 +58,34 @@ async def handle(
         str(request.url.path), "", "Yes, I amplified it"
     )
     return pages.page("I amplified it", body, program=title)
+
+
+async def _preferences(
+    request: Request, mentor: store.Mentor, pool: asyncpg.Pool, title: str, acting: bool
+) -> Response:
+    """The mentor's own switches: the weekly digest, the amplify prompts (and back in after unsubscribing)."""
+    if acting:
+        form = await request.form()
+        change = store.MentorChange(
+            digest="weekly" if form.get("digest") == "weekly" else "off",
+            prompts=form.get("prompts") == "on",
+            resubscribe=form.get("digest") == "weekly" or form.get("prompts") == "on",
+        )
+        mentor = await store.update_mentor(pool, mentor, change)
+        said = (
+            f"Weekly digest: {'on' if mentor.digest == 'weekly' else 'off'}. "
+            f"Prompts to amplify a mentee's post: {'on' if mentor.prompts else 'off'}."
+        )
+        return pages.page("Saved", pages.paragraph(said), program=title)
+    fields = pages.checkboxes(
+        "digest",
+        "Weekly digest",
+        [("weekly", "Send me a weekly digest of my mentees")],
+        {"weekly"} if mentor.digest == "weekly" and mentor.unsubscribed_at is None else set(),
+    ) + pages.checkboxes(
+        "prompts",
+        "Prompts",
+        [("on", "Tell me when a mentee posts something worth amplifying")],
+        {"on"} if mentor.prompts and mentor.unsubscribed_at is None else set(),
+    )
+    return pages.page("Mentor emails", pages.form(str(request.url.path), fields, "Save"), program=title)

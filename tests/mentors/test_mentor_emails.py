@@ -161,6 +161,17 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
         assert sum(w.clicks.get("amplified", 0) for w in report.weeks) == 1
         assert next(p for p in report.people if p.participant_id == "amara").amplified == 1
 
+        # The mentor's own switches: digest off, prompts kept.
+        prefs = next(line for line in body.splitlines() if line.startswith("Your mentor emails: ")).split(
+            ": ", 1
+        )[1]
+        page = await http.get(prefs)
+        assert page.status_code == 200 and 'value="weekly" id="digest" checked' in page.text
+        saved = await http.post(prefs, data={"prompts": "on"})
+        assert saved.status_code == 200 and "Weekly digest: off" in saved.text
+        row = await pool.fetchrow("select digest, prompts from mentors where email = $1", MENTOR)
+        assert row is not None and (row["digest"], row["prompts"]) == ("off", True)
+
         # The next week has nothing new but Ben's silence: still a digest; after one-click unsubscribe, none.
         unsubscribe = digest["List-Unsubscribe"].strip("<>")
         one_click = await http.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
