@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from cli.errors import CliError
-from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.output import JSON_OPTION, bold_line, emit_json, err, say, table
 
 app = typer.Typer(help="Mentors: who they are, their mentees, their digests.", no_args_is_help=True)
 
@@ -256,11 +256,12 @@ def show(
         )
         return
     also = ", also a participant" if mentor.is_participant else ""
-    err.print(
-        f"[bold]{mentor.name}[/bold] <{mentor.email}> · mentor in {mentor.cohort_id}{also} · "
+    bold_line(
+        mentor.name,
+        f" <{mentor.email}> · mentor in {mentor.cohort_id}{also} · "
         f"{mentor.timezone}, "
         f"digest {mentor.digest} on {mentor.digest_day} at {mentor.send_time:%H:%M}, "
-        f"prompts {'on' if mentor.prompts else 'off'}"
+        f"prompts {'on' if mentor.prompts else 'off'}",
     )
     if mentor.unsubscribed_at:
         say(f"unsubscribed on {mentor.unsubscribed_at:%Y-%m-%d %H:%M} UTC")

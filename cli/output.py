@@ -10,7 +10,9 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 # Messages, tables and progress: stderr, so stdout stays clean for data and --json.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -28,12 +30,20 @@ def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
-    out = Table(title=title, title_justify="left", show_lines=False)
+    """Cells and title are shown as typed: participant text such as `[phish]` or `[/]` is never markup."""
+    out = Table(title=Text(title), title_justify="left", show_lines=False)
     for col in columns:
-        out.add_column(col)
+        out.add_column(escape(col))
     for row in rows:
-        out.add_row(*("-" if v is None else str(v) for v in row))
+        out.add_row(*(Text("-" if v is None else str(v)) for v in row))
     return out
+
+
+def bold_line(bold: str, rest: str = "") -> None:
+    """One line with a bold lead, both shown as typed (names and emails come from participants)."""
+    line = Text(bold, style="bold")
+    line.append(rest)
+    err.print(line)
 
 
 def say(message: str) -> None:

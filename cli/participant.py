@@ -15,7 +15,7 @@ import typer
 
 from cli.errors import CliError
 from cli.options import parse_day, until_option
-from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.output import JSON_OPTION, bold_line, emit_json, err, say, table
 from cli.steer import staff_command_id as command_id
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _value(value: object, tz: str) -> object:
 
 def _render_view(view: JourneyView, tz: str = "UTC", ended: str | None = None) -> None:
     mode = view.mode.value if ended is None else f"{view.mode.value}: {ended}"
-    err.print(f"[bold]{view.journey_id}[/bold] ({view.program}): {mode}")
+    bold_line(view.journey_id, f" ({view.program}): {mode}")
     next_email = f"{view.next_nudge_id} at {when(view.next_nudge_at, tz)}" if view.next_nudge_at else None
     rows: list[list[object]] = [
         ["personas", ", ".join(view.personas) or "-"],
@@ -156,9 +156,10 @@ def show(
 
 def _render_report(report: Any, view: JourneyView | None) -> None:
     tz = report.timezone
-    err.print(
-        f"[bold]{report.name}[/bold] <{report.email}> · {report.participant_id} in {report.cohort_id} · "
-        f"{tz}, {','.join(report.send_days)} at {report.send_time:%H:%M}"
+    bold_line(
+        report.name,
+        f" <{report.email}> · {report.participant_id} in {report.cohort_id} · "
+        f"{tz}, {','.join(report.send_days)} at {report.send_time:%H:%M}",
     )
     if view is not None:
         _render_view(view, tz, report.ended)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cli.errors import EXIT_INVALID
-from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.output import JSON_OPTION, bold_line, emit_json, err, say, table
 
 if TYPE_CHECKING:
     from domain.program import Program
@@ -93,7 +93,7 @@ def show(path: Path = DIR_ARG, as_json: bool = JSON_OPTION) -> None:
         return
     spec = program.spec
     s = spec.schedule
-    err.print(f"[bold]{spec.title}[/bold] ({spec.name}), {spec.duration_weeks} weeks")
+    bold_line(spec.title, f" ({spec.name}), {spec.duration_weeks} weeks")
     err.print(
         table(
             "Default schedule",
