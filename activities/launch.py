@@ -16,7 +16,7 @@ from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, W
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain import NudgeSent, ProgramSpec, enrol, journey_view
+from domain import NudgeDue, ProgramSpec, enrol, journey_view
 from domain.enrolment import enrolment
 from domain.roster import Enrolee
 from store.cohorts import read_enrolees
@@ -94,7 +94,7 @@ def enrolled_input(data: JourneyInput, now: datetime) -> tuple[JourneyInput, App
     send goes through its workflow like every other.
     """
     decision, state = enrol(data.enroll, data.conferences, now, data.program)
-    if any(isinstance(e, NudgeSent) for e in decision.events):
+    if any(isinstance(e, NudgeDue) for e in decision.events):
         return None
     folded = len(decision.events)
     ids = (data.enroll.journey_id, data.cohort_id, data.participant_id)

@@ -49,11 +49,11 @@ _SEED = [
            format('mentor%s@example.org', i % 500)
     from generate_series(1, $2::int) i
     """,
-    # Enrolled, then one nudge_sent a week for a year.
+    # Enrolled, then one nudge_due a week for a year.
     """
     insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
     select format('journey-%s~%s/%s', $1::text, p, w), format('journey-%s~%s', $1::text, p), $1::text, p,
-           case when w = 0 then 'enrolled' else 'nudge_sent' end,
+           case when w = 0 then 'enrolled' else 'nudge_due' end,
            $3::date + (w || ' weeks')::interval + interval '14 hours',
            case when w = 0 then '{"command_id": "enroll"}'::jsonb
                 else jsonb_build_object('nudge_id', format('consumer-%s', w % 40), 'kind', 'track',
@@ -87,7 +87,7 @@ _SEED = [
            case when hashtext(event_id) % 97 = 0 then 'failed' when hashtext(event_id) % 89 = 0
                 then 'suppressed' else 'sent' end,
            event_id, at, at
-    from journey_events where cohort_id = $1::text and type = 'nudge_sent'
+    from journey_events where cohort_id = $1::text and type = 'nudge_due'
     """,
     # Mode history: active, then a change every eight weeks through the modes a year sees.
     """

@@ -17,7 +17,7 @@ from domain.events import (
     DormancyEnded,
     DormancyStarted,
     Event,
-    NudgeSent,
+    NudgeDue,
     NudgeSkipped,
     Resumed,
 )
@@ -330,9 +330,9 @@ def _earliest(candidates: list[Due], clock: datetime) -> Due:
     return due if due.at >= clock else due._replace(at=clock)
 
 
-def _send(state: JourneyState, due: Due, event_id: str, persona: Persona | None = None) -> NudgeSent:
+def _send(state: JourneyState, due: Due, event_id: str, persona: Persona | None = None) -> NudgeDue:
     assert due.nudge is not None
-    return NudgeSent(
+    return NudgeDue(
         id=event_id,
         at=due.at,
         nudge_id=due.nudge.id,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.agenda import catch_up
 from domain.events import UtcDatetime
 from domain.personas import Persona
-from domain.program import LocalTime, ProgramSpec, Weekdays, send_preference_problems
+from domain.program import LocalTime, NudgeKind, ProgramSpec, Weekdays, send_preference_problems
 from domain.state import JourneyState
 from domain.text import PlainText
 from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
@@ -131,6 +131,22 @@ class EndProgram(_Command):
     type: Literal["end_program"] = "end_program"
 
 
+class RecordEmailOutcome(_Command):
+    """The sender's word on a due nudge's email when it did not go (the workflow feeds it back)."""
+
+    type: Literal["record_email_outcome"] = "record_email_outcome"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str
+    outcome: Literal["failed", "suppressed", "uncertain"]
+    reason: str = ""
+
+
+def email_outcome_id(nudge_key: str) -> str:
+    """One outcome per email: the command id that makes a repeated report add nothing."""
+    return f"email-outcome:{nudge_key}"
+
+
 class Tick(_Command):
     """The journey's timer fired: apply whatever fell due."""
 
@@ -163,6 +179,7 @@ Command = Annotated[
     | Unsubscribe
     | ChangeSchedule
     | EndProgram
+    | RecordEmailOutcome
     | Tick,
     Field(discriminator="type"),
 ]
@@ -252,6 +269,8 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
         return _enroll_rejection(state, command, now, program)
     if not state.enrolled:
         return _no(RejectionCode.NOT_ENROLLED, "the journey is not enrolled")
+    if isinstance(command, RecordEmailOutcome):
+        return None  # what happened to an email is recorded whatever the journey's state since
     if state.unsubscribed_at is not None:
         return _no(RejectionCode.UNSUBSCRIBED, "already unsubscribed")
     if state.completed_at is not None:

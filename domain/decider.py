@@ -17,6 +17,7 @@ from domain.commands import (
     EndProgram,
     Enroll,
     Pause,
+    RecordEmailOutcome,
     RecordMilestone,
     Resume,
     Tick,
@@ -28,6 +29,7 @@ from domain.events import (
     ConferenceAdded,
     DormancyEnded,
     DormancyStarted,
+    EmailNotSent,
     Enrolled,
     Event,
     MilestoneAchieved,
@@ -104,7 +106,8 @@ def _command_events(
         return f"{state.journey_id}/{command.command_id}/{len(events)}"
 
     # Any sign of life from the participant ends detected dormancy (and earns a welcome-back).
-    if state.dormant_since is not None and not isinstance(command, Unsubscribe | EndProgram | Tick):
+    participant = not isinstance(command, Unsubscribe | EndProgram | RecordEmailOutcome | Tick)
+    if state.dormant_since is not None and participant:
         events.append(DormancyEnded(id=ident(), kind="detected", at=now, command_id=cid))
     match command:
         case RecordMilestone():
@@ -161,6 +164,19 @@ def _command_events(
             events.append(ProgramEndScheduled(id=ident(), at=now, command_id=cid))
         case Unsubscribe():
             events.append(Unsubscribed(id=ident(), at=now, command_id=cid))
+        case RecordEmailOutcome():
+            events.append(
+                EmailNotSent(
+                    id=ident(),
+                    nudge_id=command.nudge_id,
+                    kind=command.kind,
+                    nudge_key=command.nudge_key,
+                    outcome=command.outcome,
+                    reason=command.reason,
+                    at=now,
+                    command_id=cid,
+                )
+            )
         case _:
             pass
     return events

@@ -67,15 +67,29 @@ class MilestoneAchieved(_Event):
     milestone_id: str
 
 
-class NudgeSent(_Event):
-    """A nudge was due at `at` and goes out; the sender is idempotent on (journey, nudge_key)."""
+class NudgeDue(_Event):
+    """A nudge fell due at `at` and is handed to the sender (idempotent on (journey, nudge_key)). Whether
+    it went is the send's outcome: an `EmailNotSent` follows if it did not."""
 
-    type: Literal["nudge_sent"] = "nudge_sent"
+    type: Literal["nudge_due"] = "nudge_due"
     nudge_id: str
     kind: NudgeKind
     nudge_key: str  # unique within the journey and stable: the send ledger's key
     persona: Persona | None = None  # the track it came from
     conference_id: str | None = None
+
+
+class EmailNotSent(_Event):
+    """The email of a due nudge did not go: refused for good (`failed`), held back because the participant
+    had unsubscribed or paused by the time it was sent (`suppressed`), or handed over with no reply
+    (`uncertain`: it may have arrived; staff settle it in the send ledger)."""
+
+    type: Literal["email_not_sent"] = "email_not_sent"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str
+    outcome: Literal["failed", "suppressed", "uncertain"]
+    reason: str = ""  # what the relay or the ledger said, addresses redacted
 
 
 class NudgeSkipped(_Event):
@@ -158,7 +172,8 @@ Event = Annotated[
     | PersonaDropped
     | PersonaSuggested
     | MilestoneAchieved
-    | NudgeSent
+    | NudgeDue
+    | EmailNotSent
     | NudgeSkipped
     | ConferenceAdded
     | BurstStarted

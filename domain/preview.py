@@ -50,7 +50,7 @@ from domain.events import (
     DormancyEnded,
     DormancyStarted,
     Event,
-    NudgeSent,
+    NudgeDue,
     Unsubscribed,
 )
 from domain.personas import Persona
@@ -278,7 +278,7 @@ def outcome(
             e.at,
         )
         for e in events
-        if isinstance(e, NudgeSent)
+        if isinstance(e, NudgeDue)
     )
     start = max(utc(plan.enroll.start), utc(plan.enrolled_at))
     end = utc(until)  # or when the journey completes or unsubscribes

@@ -15,10 +15,11 @@ from domain.events import (
     ConferenceAdded,
     DormancyEnded,
     DormancyStarted,
+    EmailNotSent,
     Enrolled,
     Event,
     MilestoneAchieved,
-    NudgeSent,
+    NudgeDue,
     NudgeSkipped,
     Paused,
     PersonaAdopted,
@@ -203,8 +204,12 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "milestones": {**state.milestones, event.milestone_id: at},
                 "last_activity": _activity(state, at),
             }
-        case NudgeSent():
+        case NudgeDue():
             return _sent_changes(state, event)
+        case EmailNotSent():
+            # `sends` counts emails that went: this one was counted when it fell due. The schedule it took
+            # (its slot, the weekly cap, the track's progress) stays taken: the journey goes on.
+            return {"sends": max(state.sends - 1, 0)}
         case NudgeSkipped():
             if event.kind is NudgeKind.BURST_PREP:
                 return {"conferences": _conferences_with(state, event.conference_id, prep_done=True)}
@@ -282,7 +287,7 @@ def _schedule_changes(state: JourneyState, event: ScheduleChanged) -> dict[str, 
     return update
 
 
-def _sent_changes(state: JourneyState, event: NudgeSent) -> dict[str, object]:
+def _sent_changes(state: JourneyState, event: NudgeDue) -> dict[str, object]:
     at = event.at
     update: dict[str, object] = {"sends": state.sends + 1}
     if event.kind in CADENCE_KINDS or event.kind is NudgeKind.BURST_PREP:

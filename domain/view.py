@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import fire, next_due
-from domain.events import NudgeSent
+from domain.events import NudgeDue
 from domain.personas import Persona
 from domain.program import NudgeKind, ProgramSpec
 from domain.state import JourneyState, Mode, evolve
@@ -47,14 +47,14 @@ class JourneyView(BaseModel):
     ends_at: datetime | None = None
 
 
-def next_send(state: JourneyState, program: ProgramSpec) -> NudgeSent | None:
+def next_send(state: JourneyState, program: ProgramSpec) -> NudgeDue | None:
     """The next nudge that will go out if nothing else happens (running the journey's clock ahead)."""
     for _ in range(_PEEK_STEPS):
         due = next_due(state, program)
         if due is None:
             return None
         for event in fire(state, due, program):
-            if isinstance(event, NudgeSent):
+            if isinstance(event, NudgeDue):
                 return event
             state = evolve(state, event)
     return None

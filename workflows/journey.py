@@ -27,14 +27,16 @@ with workflow.unsafe.imports_passed_through():
         EndProgram,
         Event,
         JourneyView,
-        NudgeSent,
+        NudgeDue,
         Pause,
+        RecordEmailOutcome,
         RecordMilestone,
         Resume,
         SteerCommand,
         Tick,
         Unsubscribe,
         decide_and_evolve,
+        email_outcome_id,
         enrol,
         journey_view,
         next_wake_up,
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         PerformDecisionInput,
         SendNudgeInput,
+        SendStatus,
         append_input,
         journey_id,
     )
@@ -71,8 +74,8 @@ _MAX_RUN_EVENTS = 1_500
 
 def decision_summary(events: list[Event]) -> str:
     """What an operator reads on the activity: its emails, then the events it records by name, e.g.
-    "email consumer-02; record nudge sent, dormancy started"."""
-    emails = ", ".join(f"email {e.nudge_id}" for e in events if isinstance(e, NudgeSent))
+    "email consumer-02; record nudge due, dormancy started"."""
+    emails = ", ".join(f"email {e.nudge_id}" for e in events if isinstance(e, NudgeDue))
     names = ", ".join(dict.fromkeys(e.type.replace("_", " ") for e in events))
     return f"{emails}; record {names}" if emails else f"record {names}"
 
@@ -106,7 +109,7 @@ class JourneyWorkflow:
             self._show_details(self._view())
         if self._enrolment:
             async with self._lock:
-                await self._perform(self._enrolment)
+                await self._settle(await self._perform(self._enrolment))
             self._enrolment = []
         if not self._state.enrolled:
             # The enrolment was refused (say the program already ended): nothing will ever be due.
@@ -152,19 +155,28 @@ class JourneyWorkflow:
     async def _apply(self, command: Command) -> None:
         """Decide and fold, then perform: sends first, then the append, so the store never runs ahead."""
         async with self._lock:
-            decision, self._state = decide_and_evolve(
-                self._state, command, workflow.now(), self._input.program
-            )
-            self._wake = decision.next_wake_up
-            await self._perform(decision.events)
+            await self._settle(await self._decide_and_perform(command))
 
-    async def _perform(self, events: list[Event]) -> None:
+    async def _decide_and_perform(self, command: Command) -> list[RecordEmailOutcome]:
+        decision, self._state = decide_and_evolve(self._state, command, workflow.now(), self._input.program)
+        self._wake = decision.next_wake_up
+        return await self._perform(decision.events)
+
+    async def _settle(self, outcomes: list[RecordEmailOutcome]) -> None:
+        """Each email that did not go becomes an event of its own (so the journey counts only what went);
+        a decision it leads to (something fell due meanwhile) may have outcomes of its own."""
+        while outcomes:
+            outcomes = outcomes[1:] + await self._decide_and_perform(outcomes[0])
+
+    async def _perform(self, events: list[Event]) -> list[RecordEmailOutcome]:
+        """Send the decision's emails and record its events; what became of each email that did not go."""
         if not events:
-            return
+            return []
         self._events_folded += len(events)
-        sends = [self._send_input(e) for e in events if isinstance(e, NudgeSent)]
+        due = [e for e in events if isinstance(e, NudgeDue)]
+        sends = [self._send_input(e) for e in due]
         record = self._append_input(events)
-        await workflow.execute_activity_method(
+        result = await workflow.execute_activity_method(
             JourneyActivities.perform_decision,
             PerformDecisionInput(sends=sends, record=record),
             start_to_close_timeout=_TIMEOUT,
@@ -173,8 +185,20 @@ class JourneyWorkflow:
             summary=decision_summary(events),
         )
         self._publish()
+        return [
+            RecordEmailOutcome(
+                command_id=email_outcome_id(event.nudge_key),
+                nudge_id=event.nudge_id,
+                kind=event.kind,
+                nudge_key=event.nudge_key,
+                outcome=sent.status.value,
+                reason=sent.detail,
+            )
+            for event, sent in zip(due, result.sends, strict=True)
+            if sent.status is not SendStatus.SENT
+        ]
 
-    def _send_input(self, event: NudgeSent) -> SendNudgeInput:
+    def _send_input(self, event: NudgeDue) -> SendNudgeInput:
         conference = None
         conf = self._state.conference(event.conference_id) if event.conference_id else None
         if conf is not None:

@@ -10,14 +10,16 @@ from domain import (
     Completed,
     DormancyEnded,
     DormancyStarted,
+    EmailNotSent,
     Event,
     JourneyState,
     Mode,
+    NudgeDue,
     NudgeKind,
-    NudgeSent,
     Pause,
     Persona,
     PersonaSuggested,
+    RecordEmailOutcome,
     RecordMilestone,
     RejectionCode,
     Resume,
@@ -25,6 +27,7 @@ from domain import (
     Unsubscribe,
     decide,
     decide_and_evolve,
+    email_outcome_id,
     fold,
     journey_view,
     simulate,
@@ -43,8 +46,8 @@ def reason(*args: Any) -> str | None:
     return refused.message if refused is not None else None
 
 
-def sends(events: list[Event]) -> list[NudgeSent]:
-    return [e for e in events if isinstance(e, NudgeSent)]
+def sends(events: list[Event]) -> list[NudgeDue]:
+    return [e for e in events if isinstance(e, NudgeDue)]
 
 
 def local(e: Event, tz: str = NY) -> str:
@@ -158,7 +161,7 @@ def test_conference_burst_then_the_previous_cadence() -> None:
     track = [s for s in sends(events) if s.kind is NudgeKind.TRACK]
     assert not [s for s in track if start.at <= s.at <= end.at]
 
-    def pattern(items: list[NudgeSent]) -> set[tuple[str, str]]:
+    def pattern(items: list[NudgeDue]) -> set[tuple[str, str]]:
         return {(local(s)[:3], local(s)[-5:]) for s in items}
 
     before = [s for s in track if s.at < start.at]
@@ -183,7 +186,7 @@ def test_program_end_recap_then_completed() -> None:
     script = [(START + timedelta(days=3), RecordMilestone(command_id="m1", milestone_id="followed_ten"))]
     state, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=20), script)
     recap, completed = events[-2:]
-    assert isinstance(recap, NudgeSent) and recap.kind is NudgeKind.RECAP
+    assert isinstance(recap, NudgeDue) and recap.kind is NudgeKind.RECAP
     assert isinstance(completed, Completed) and completed.at == recap.at
     assert recap.at >= START + timedelta(weeks=SMALL.duration_weeks)
     assert list(state.milestones) == ["followed_ten"]  # what the recap email lists
@@ -290,3 +293,42 @@ def test_rejections_carry_a_code_callers_map() -> None:
     for before, command, code in cases:
         refused = validate(before, command, now, SMALL)
         assert refused is not None and refused.code is code, (command, refused)
+
+
+def test_an_email_that_did_not_go_is_an_event_of_its_own_and_not_counted_as_sent() -> None:
+    """The nudge fell due (NudgeDue stays); the sender's outcome follows as EmailNotSent, once, whatever the
+    journey's state by then, and the journey counts only what went. It is no sign of life."""
+    state = enrolled_state(personas=("consumer",))
+    welcome_at = START + timedelta(days=1, hours=14)  # Tue 08:30 in New York
+    decision, state = decide_and_evolve(state, Tick(), welcome_at, SMALL)
+    [welcome] = sends(decision.events)
+    assert state.sends == 1
+    outcome = RecordEmailOutcome(
+        command_id=email_outcome_id(welcome.nudge_key),
+        nudge_id=welcome.nudge_id,
+        kind=welcome.kind,
+        nudge_key=welcome.nudge_key,
+        outcome="failed",
+        reason="550 5.1.1 mailbox unavailable",
+    )
+    later = welcome_at + timedelta(seconds=3)
+    unsubscribed = decide_and_evolve(state, Unsubscribe(command_id="u"), later, SMALL)[1]
+    settled: list[JourneyState] = []
+    for before in (state, unsubscribed):
+        decision, after = decide_and_evolve(before, outcome, later, SMALL)
+        settled.append(after)
+        [refused] = decision.events
+        assert isinstance(refused, EmailNotSent)
+        assert (refused.nudge_key, refused.outcome, refused.reason) == (
+            welcome.nudge_key,
+            "failed",
+            "550 5.1.1 mailbox unavailable",
+        )
+        assert after.sends == 0 and journey_view(after, SMALL).sends == 0
+        assert after.last_activity == before.last_activity
+        # Reported twice (a replayed or repeated report): nothing more.
+        again, _ = decide_and_evolve(after, outcome, later, SMALL)
+        assert again.events == []
+    # The schedule goes on as if it had gone: the next track email is the first one.
+    decision, _ = decide_and_evolve(settled[0], Tick(), START + timedelta(days=3, hours=14), SMALL)
+    assert [s.nudge_id for s in sends(decision.events)] == ["consumer-01"]

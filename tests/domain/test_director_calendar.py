@@ -11,8 +11,8 @@ from domain import (
     DormancyStarted,
     Enroll,
     Event,
+    NudgeDue,
     NudgeKind,
-    NudgeSent,
     Persona,
     RecordMilestone,
     simulate,
@@ -32,8 +32,8 @@ def enroll(tz: str, *personas: Persona) -> Enroll:
     )
 
 
-def sends(events: list[Event]) -> list[NudgeSent]:
-    return [e for e in events if isinstance(e, NudgeSent)]
+def sends(events: list[Event]) -> list[NudgeDue]:
+    return [e for e in events if isinstance(e, NudgeDue)]
 
 
 def afternoon(day: date, tz: str = CHICAGO) -> datetime:

@@ -11,8 +11,8 @@ from domain import (
     AdoptPersona,
     Command,
     Enroll,
+    NudgeDue,
     NudgeKind,
-    NudgeSent,
     Pause,
     Persona,
     RecordMilestone,
@@ -67,7 +67,7 @@ def test_a_year_on_medtwitter_keeps_the_promises(tz: str, start_day: int, seed: 
     )
     final, events = simulate_state(SPEC, enroll, start + timedelta(weeks=54), script)
     check_invariants(SPEC, enroll, events, final)
-    sent = [e for e in events if isinstance(e, NudgeSent)]
+    sent = [e for e in events if isinstance(e, NudgeDue)]
     kinds = {s.kind for s in sent}
     assert {NudgeKind.WELCOME, NudgeKind.BURST_PREP, NudgeKind.BURST_DAILY, NudgeKind.BURST_RECAP} <= kinds
     # Quiet from day 30: dormancy is detected and checked in on; the snooze on day 100 is a sign of life,

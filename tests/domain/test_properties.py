@@ -24,8 +24,8 @@ from domain import (
     Enroll,
     Event,
     JourneyState,
+    NudgeDue,
     NudgeKind,
-    NudgeSent,
     Pause,
     Persona,
     ProgramSpec,
@@ -160,7 +160,7 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
     ids = [e.id for e in events]
     assert len(ids) == len(set(ids)), "event ids are unique"
     assert [e.at for e in events] == sorted(e.at for e in events), "events come in time order"
-    sent = [e for e in events if isinstance(e, NudgeSent)]
+    sent = [e for e in events if isinstance(e, NudgeDue)]
     assert len({s.nudge_key for s in sent}) == len(sent), "nudge keys are unique"
     track = [s for s in sent if s.kind is NudgeKind.TRACK]
     assert len({s.nudge_id for s in track}) == len(track), "each track nudge goes at most once"
@@ -186,7 +186,7 @@ def check_invariants(program: ProgramSpec, enroll: Enroll, events: list[Event], 
             burst_since_back = False
         if isinstance(event, BurstStarted):
             burst_since_back = True
-        if isinstance(event, NudgeSent):
+        if isinstance(event, NudgeDue):
             assert state.paused_until is None, "nothing is sent while paused"
             assert state.unsubscribed_at is None and state.completed_at is None
             # Daily burst emails follow the conference clock (the participant is there); the prep goes
@@ -286,5 +286,5 @@ def test_journeys_keep_their_promises(
     # also when staff ended it early.
     if not any(isinstance(c, Unsubscribe) for _, c in script):
         assert final.completed_at is not None
-        assert events[-2].type in ("nudge_sent", "nudge_skipped")
+        assert events[-2].type in ("nudge_due", "nudge_skipped")
         assert getattr(events[-2], "kind", None) is NudgeKind.RECAP

@@ -11,8 +11,8 @@ from domain import (
     EndProgram,
     Event,
     Mode,
+    NudgeDue,
     NudgeKind,
-    NudgeSent,
     Pause,
     RecordMilestone,
     Resumed,
@@ -34,8 +34,8 @@ def message(*args: Any) -> str | None:
     return refused.message if refused is not None else None
 
 
-def sends(events: list[Event]) -> list[NudgeSent]:
-    return [e for e in events if isinstance(e, NudgeSent)]
+def sends(events: list[Event]) -> list[NudgeDue]:
+    return [e for e in events if isinstance(e, NudgeDue)]
 
 
 def local(e: Event, tz: str) -> str:
@@ -146,9 +146,9 @@ def test_end_program_sends_the_recap_at_the_next_slot_then_completes() -> None:
     state, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=20), script)
     after = [e for e in events if e.at > ended_at]
     # Nothing else (no burst daily, no track nudge) before the recap at Thursday's 08:30 slot.
-    assert [e.type for e in after] == ["nudge_sent", "completed"]
+    assert [e.type for e in after] == ["nudge_due", "completed"]
     recap = after[0]
-    assert isinstance(recap, NudgeSent) and recap.kind is NudgeKind.RECAP and recap.nudge_key == "recap"
+    assert isinstance(recap, NudgeDue) and recap.kind is NudgeKind.RECAP and recap.nudge_key == "recap"
     assert local(recap, NY) == "Thu 2026-02-05 08:30" and after[1].at == recap.at
     assert state.mode is Mode.COMPLETED and state.unsubscribed_at is None
     assert list(state.milestones) == ["followed_ten"]

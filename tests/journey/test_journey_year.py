@@ -218,7 +218,7 @@ async def test_a_year_of_journey(
     applied_at = {
         json.loads(row["payload"]).get("command_id"): row["at"]
         for row in events
-        if row["type"] != "nudge_sent"
+        if row["type"] != "nudge_due"
     }
     scripted = [(applied_at[c.command_id], c) for _, c in script]
     simulated = simulate(
@@ -228,5 +228,5 @@ async def test_a_year_of_journey(
         scripted,
         enrolled_at=applied_at["enroll"],
     )
-    expected = [(e.nudge_key, e.at) for e in simulated if e.type == "nudge_sent"]
+    expected = [(e.nudge_key, e.at) for e in simulated if e.type == "nudge_due"]
     assert [(row["nudge_key"], row["scheduled_at"]) for row in ledger] == expected

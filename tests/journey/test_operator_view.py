@@ -12,7 +12,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 from activities.launch import journey_input, start_journey
-from domain import DormancyStarted, Event, JourneyView, Mode, NudgeSent, Unsubscribe
+from domain import DormancyStarted, Event, JourneyView, Mode, NudgeDue, Unsubscribe
 from domain.program import NudgeKind
 from infra.program_files import load_program
 from infra.settings import Settings
@@ -123,8 +123,8 @@ async def test_unsubscribed_journey_told_apart_and_each_activity_names_its_event
 def test_decision_summary_names_emails_then_events() -> None:
     at = datetime(2026, 3, 3, 13, 30, tzinfo=UTC)
     events: list[Event] = [
-        NudgeSent(id="j/a/0", at=at, nudge_id="consumer-02", kind=NudgeKind.TRACK, nudge_key="k"),
+        NudgeDue(id="j/a/0", at=at, nudge_id="consumer-02", kind=NudgeKind.TRACK, nudge_key="k"),
         DormancyStarted(id="j/b/0", at=at, kind="detected"),
     ]
-    assert decision_summary(events) == "email consumer-02; record nudge sent, dormancy started"
+    assert decision_summary(events) == "email consumer-02; record nudge due, dormancy started"
     assert decision_summary(events[1:]) == "record dormancy started"

@@ -151,5 +151,5 @@ async def test_schedule_change_then_early_end_agree_with_the_simulator(
         [(applied_at[c.command_id], c) for _, c in script],
         enrolled_at=applied_at["enroll"],
     )
-    expected = [(e.nudge_key, e.at) for e in simulated if e.type == "nudge_sent"]
+    expected = [(e.nudge_key, e.at) for e in simulated if e.type == "nudge_due"]
     assert [(row["nudge_key"], row["scheduled_at"]) for row in ledger] == expected

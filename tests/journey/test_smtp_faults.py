@@ -7,6 +7,7 @@ the journey goes on to its next email.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from store.cohorts import ParticipantRecord, read_enrolees, save_cohort, save_pa
 from worker.devstack import free_port
 from worker.devstack.mailsink import _StoreHandler
 from worker.main import build_worker
+from workflows.journey import JourneyWorkflow
 
 PROGRAM = load_program(Path(__file__).resolve().parents[2] / "programs" / "medtwitter")
 TZ = "Europe/Berlin"
@@ -103,10 +105,19 @@ async def _run_first_week(
             assert await start_journey(env.client, settings.task_queue, data)
             handle = env.client.get_workflow_handle(data.enroll.journey_id)
             await env.sleep(_until(now, start + timedelta(days=4)))  # past Thursday's send
+            _WATCHED["view"] = await handle.query(JourneyWorkflow.view)
             await handle.terminate("test done")
+        _WATCHED["events"] = await pool.fetch(
+            "select type, payload from journey_events where workflow_id = $1 order by seq", handle.id
+        )
         return list(await pool.fetch("select * from send_ledger order by scheduled_at"))
     finally:
         await pool.close()
+
+
+# What the last `_run_first_week` saw of the journey: its view (as `participant show` reads it) and the
+# events it recorded.
+_WATCHED: dict[str, Any] = {}
 
 
 def _until(now: datetime, day: date) -> timedelta:
@@ -139,6 +150,13 @@ async def test_5xx_fails_that_send_and_the_journey_goes_on(
     assert [(r["kind"], r["status"]) for r in ledger] == [("welcome", "failed"), ("track", "sent")]
     assert "550" in ledger[0]["error"] and ledger[0]["attempts"] == 1
     assert len(list(handler.mail_dir.glob("*.eml"))) == 1
+    # The journey records what happened: the welcome fell due and did not go; only the track email counts.
+    types = [r["type"] for r in _WATCHED["events"]]
+    assert types.count("nudge_due") == 2 and "nudge_sent" not in types
+    [refused] = [json.loads(r["payload"]) for r in _WATCHED["events"] if r["type"] == "email_not_sent"]
+    assert refused["nudge_key"] == ledger[0]["nudge_key"] and refused["outcome"] == "failed"
+    assert "550" in refused["reason"] and "lea@example.org" not in refused["reason"]
+    assert _WATCHED["view"].sends == 1
 
 
 async def test_worker_replaced_mid_journey_loses_and_repeats_nothing(

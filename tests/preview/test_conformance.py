@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.launch import cohort_inputs, launch_journeys
 from cli.preview import plans_from_roster, run_preview, weeks_for
 from cli.roster_file import load_roster
-from domain import Enroll, Tick
+from domain import Enroll, RecordEmailOutcome, Tick
 from domain.preview import parse_script
 from infra.program_files import load_program
 from infra.settings import load_settings
@@ -119,7 +119,7 @@ async def test_preview_matches_the_journeys(
             for at, pid, command in scripted:
                 await env.sleep(max(at - await env.get_current_time(), timedelta(0)))
                 handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(journey_id(cohort, pid))
-                assert not isinstance(command, Enroll | Tick)  # a script steers; it never enrols
+                assert not isinstance(command, Enroll | RecordEmailOutcome | Tick)  # a script only steers
                 update = command
                 await handle.execute_update(JOURNEY_UPDATES[type(update)], update, id=update.command_id)
             # Run the clock on to the end. (Not result(): launch handles do not unlock

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 
-from domain import Command, Enroll, JourneyState, NudgeSent, Program, Tick, decide_and_evolve
+from domain import Command, Enroll, JourneyState, NudgeDue, Program, Tick, decide_and_evolve
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from store.events import append_events
 from workflows.contract import append_input, journey_id
@@ -78,7 +78,7 @@ async def run_journey(
             version += len(decision.events)
             await append_events(pool, append_input((wid, cohort, pid), decision.events, state, spec, version))
             for e in decision.events:
-                if isinstance(e, NudgeSent):
+                if isinstance(e, NudgeDue):
                     await ledger(pool, cohort, pid, e.nudge_id, e.nudge_key, e.kind, e.at, "sent")
         wake = decision.next_wake_up
         nxt = pending[0][0] if pending else None
