@@ -525,16 +525,23 @@ async def send_data(
     payload = _LEADING_DOT.sub(b"..", data) + b".\r\n"
     *blocks, last = [payload[i : i + _BLOCK] for i in range(0, len(payload), _BLOCK)]
     ended = False  # the final "." written: from here the relay may hold the message
+    per_block = settings.smtp_data_block_timeout_seconds
     try:
         for block in blocks:
             protocol.write(block)
             # Waits only while the transport's buffer is above its high-water mark (the relay not reading).
-            await asyncio.wait_for(protocol._drain_helper(), settings.smtp_data_block_timeout_seconds)
+            try:
+                await asyncio.wait_for(protocol._drain_helper(), per_block)
+            except TimeoutError:
+                raise aiosmtplib.SMTPTimeoutError(
+                    f"the relay took nothing of the message for {per_block:g} s "
+                    "(MENTORFLOW_SMTP_DATA_BLOCK_TIMEOUT_SECONDS)"
+                ) from None
         protocol.write(last)
         ended = True
         # No await between the last write and this read: the reply cannot arrive unheard.
         reply = await protocol.read_response(timeout=settings.smtp_data_end_timeout_seconds)
-    except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
         conn.close()  # out of step with the server: never reuse
         if ended:
             raise HandedOverNoReply(

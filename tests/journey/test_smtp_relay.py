@@ -69,6 +69,8 @@ class SlowRelay:
     port: int
     delays: dict[str, float] = field(default_factory=dict)
     stored: list[bytes] = field(default_factory=list)
+    stall_data: bool = False  # after its 354, read nothing of the message until released
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def reply(step: str, line: bytes) -> None:
@@ -88,6 +90,9 @@ class SlowRelay:
                     await reply("rcpt", b"250 2.1.5 Ok\r\n")
                 elif verb == b"DATA":
                     await reply("data", b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    if self.stall_data:
+                        await self.released.wait()
+                        break
                     message = b""
                     while (chunk := await reader.readline()) not in (b".\r\n", b""):
                         message += chunk
@@ -109,6 +114,7 @@ async def slow_relay() -> AsyncIterator[SlowRelay]:
     relay = SlowRelay(port=free_port())
     server = await asyncio.start_server(relay.handle, "127.0.0.1", relay.port)
     yield relay
+    relay.released.set()
     server.close()
 
 
@@ -161,6 +167,21 @@ async def test_each_step_waits_as_long_as_its_own_setting(
         _settings(tmp_path, slow_relay.port, **others), build_message(_email(), "mentorflow@example.org")
     )
     assert result.outcome is SmtpOutcome.ACCEPTED
+
+
+async def test_a_relay_that_stops_reading_the_message_is_given_up_on_after_the_block_timeout(
+    slow_relay: SlowRelay, tmp_path: Path
+) -> None:
+    """RFC 5321 4.5.3.2.5: each block of the message must be taken within its timeout. 32 MB is more
+    than the kernel's socket buffers hold, so sending stalls once the relay stops reading."""
+    slow_relay.stall_data = True
+    settings = _settings(tmp_path, slow_relay.port, **(GENEROUS | {"smtp_data_block_timeout_seconds": 0.5}))
+    big = build_message(_email(text=("y" * 70 + "\n") * 460_000), "m@example.org")
+    assert len(big.data) > 32_000_000
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TransientSmtpError, match="MENTORFLOW_SMTP_DATA_BLOCK_TIMEOUT_SECONDS"):
+        await deliver(settings, big)
+    assert asyncio.get_running_loop().time() - started < 20  # not the 30 s of the reply to "."
 
 
 # --- TLS, EHLO --------------------------------------------------------------------------------------
