@@ -375,6 +375,17 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     err.print(table("By persona", ["persona", "participants"], list(report.personas.items())))
     err.print(table("Milestones", ["milestone", "participants"], list(report.milestones.items())))
     err.print(table("Emails", list(report.emails), [list(report.emails.values())]))
+    if report.failed:
+        err.print(
+            table(
+                f"Failed emails (latest {len(report.failed)} of {report.emails.get('failed', 0)})",
+                ["participant", "nudge", "scheduled (UTC)", "reason"],
+                [
+                    [f.participant_id, f.nudge_id, f"{f.scheduled_at:%Y-%m-%d %H:%M}", f.error]
+                    for f in report.failed
+                ],
+            )
+        )
     if report.emails.get("uncertain"):
         say(
             f"{report.emails['uncertain']} email(s) uncertain (handed over, no reply): "

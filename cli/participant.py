@@ -203,8 +203,17 @@ def _render_report(report: Any, view: JourneyView | None) -> None:
     err.print(
         table(
             "Emails",
-            [f"scheduled ({tz})", "nudge", "status", "subject"],
-            [[when(m.scheduled_at, tz), m.nudge_id, m.status, m.subject] for m in report.emails],
+            [f"scheduled ({tz})", "nudge", "status", "subject", "reason"],
+            [
+                [
+                    when(m.scheduled_at, tz),
+                    m.nudge_id,
+                    m.status,
+                    m.subject,
+                    m.error if m.status == "failed" else None,
+                ]
+                for m in report.emails
+            ],
         )
     )
 

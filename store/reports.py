@@ -32,6 +32,15 @@ class MentorCount(BaseModel):
     digests_sent: int = 0
 
 
+class FailedEmail(BaseModel):
+    """An email that failed for good (a permanent reply, or one that could not be rendered or built)."""
+
+    participant_id: str
+    nudge_id: str
+    scheduled_at: datetime
+    error: str | None = None
+
+
 class CohortStatus(BaseModel):
     cohort: CohortRow
     personas: dict[str, int] = Field(default_factory=dict)
@@ -39,6 +48,7 @@ class CohortStatus(BaseModel):
     emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | uncertain | suppressed
     next_sends: list[NextSend] = Field(default_factory=list)
     mentors: list[MentorCount] = Field(default_factory=list)
+    failed: list[FailedEmail] = Field(default_factory=list)  # the most recent, at most `failed_limit`
 
 
 class TimelineEvent(BaseModel):
@@ -151,7 +161,9 @@ async def list_cohorts(pool: asyncpg.Pool) -> list[CohortRow]:
     return [_cohort_row(r) for r in rows]
 
 
-async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int = 10) -> CohortStatus | None:
+async def cohort_status(
+    pool: asyncpg.Pool, cohort_id: str, *, next_limit: int = 10, failed_limit: int = 20
+) -> CohortStatus | None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(_COHORTS + " where c.cohort_id = $1", cohort_id)
         if row is None:
@@ -182,6 +194,14 @@ async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int =
             cohort_id,
             next_limit,
         )
+        failed = await conn.fetch(
+            """
+            select participant_id, nudge_id, scheduled_at, error from send_ledger
+            where cohort_id = $1 and status = 'failed' order by updated_at desc, participant_id limit $2
+            """,
+            cohort_id,
+            failed_limit,
+        )
         mentors = await conn.fetch(
             """
             select m.email,
@@ -202,6 +222,7 @@ async def cohort_status(pool: asyncpg.Pool, cohort_id: str, *, next_limit: int =
         emails={k: sent.get(k, 0) for k in ("sent", "failed", "sending", "uncertain", "suppressed")},
         next_sends=[NextSend(**dict(r)) for r in upcoming],
         mentors=[MentorCount(**dict(r)) for r in mentors],
+        failed=[FailedEmail(**dict(r)) for r in failed],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from infra.program_files import load_program
 from infra.settings import Settings
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from store.programs import ProgramCache
+from tests.cli.stack import cli
 from tests.foundation.clirun import run_cli
 from worker.devstack import MailSink
 from workflows.contract import SendNudgeInput, SendStatus
@@ -200,7 +202,7 @@ async def test_a_template_that_fails_for_this_participant_fails_the_email_once(
 
 
 async def test_a_message_that_cannot_be_built_fails_once_without_the_address(
-    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, tmp_path: Path
 ) -> None:
     await _cohort(db_pool)
     # Stored before validation existed (or by another tool): a line break in the name.
@@ -210,3 +212,14 @@ async def test_a_message_that_cannot_be_built_fails_once_without_the_address(
     assert "could not be built" in result.detail and "@" not in result.detail
     assert (await _ledger(db_pool))["status"] == "failed"
     assert mail_sink.messages() == []
+    # Staff see it, with the reason, where they look.
+    show = await cli(settings, "participant", "show", "p1", "--cohort", "c1", "--json", cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    [row] = json.loads(show.stdout)["participant"]["emails"]
+    assert row["status"] == "failed" and "could not be built" in row["error"]
+    status = await cli(settings, "cohort", "status", "c1", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    [failed] = json.loads(status.stdout)["failed"]
+    assert failed["participant_id"] == "p1" and "could not be built" in failed["error"]
+    table = await cli(settings, "cohort", "status", "c1", cwd=tmp_path)
+    assert "Failed emails" in table.stderr and "could not be" in table.stderr
