@@ -30,6 +30,7 @@ from infra.settings import Settings
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from store.programs import ProgramCache
 from worker.devstack import MailSink, free_port
+from worker.devstack.mailsink import _StoreHandler
 from workflows.contract import SendNudgeInput, SendStatus
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
@@ -300,3 +301,34 @@ async def test_a_relay_unusable_as_configured_is_an_error_and_a_metric_naming_th
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     assert re.search(r"^mentorflow_smtp_config_errors(_total)?(\{[^}]*\})? 1$", metrics, re.M), metrics
+
+
+class _Counting(_StoreHandler):
+    def __init__(self, mail_dir: Path) -> None:
+        super().__init__(mail_dir)
+        self.mails = 0
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.mails += 1
+        envelope.mail_from = address
+        return "250 OK"
+
+
+async def test_a_non_ascii_address_without_smtputf8_fails_once_with_the_reason(
+    settings: Settings, db_pool: asyncpg.Pool, cohort: None, tmp_path: Path
+) -> None:
+    """The relay offers no SMTPUTF8: that email is `failed` at once with the reason (retrying cannot
+    help), nothing is sent, and what leaves the activity does not name the address."""
+    await db_pool.execute("update participants set email = 'josé@example.org' where participant_id = 'p1'")
+    handler = _Counting(tmp_path)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        result = await send_nudge(_settings(settings, port), db_pool, ProgramCache(), _input())
+    finally:
+        controller.stop()
+    assert result.status is SendStatus.FAILED and "SMTPUTF8" in result.detail and "josé" not in result.detail
+    row = await _ledger(db_pool)
+    assert row["status"] == "failed" and "SMTPUTF8" in row["error"] and row["attempts"] == 1
+    assert handler.mails == 0  # not even MAIL FROM: nothing was handed over
