@@ -495,7 +495,7 @@ def _print_report(r: Any) -> None:
 # ---- steering a whole cohort ----------------------------------------------------------------------------
 
 
-def steer_cohort(cohort: str, make: Any, as_json: bool, write: Any = None) -> None:
+def steer_cohort(cohort: str, make: Any, as_json: bool) -> None:
     """Send one command to every journey of the cohort through the steering service; rejections are
     counted by code."""
     from cli.steer import staff_reason, with_steering
@@ -522,7 +522,7 @@ def steer_cohort(cohort: str, make: Any, as_json: bool, write: Any = None) -> No
                 participant = await find_participant(pool, journey_id(cohort, pid))
                 assert participant is not None
                 command = make(f"staff-cohort-{kind}-{batch}-{pid}")
-                match await steering.send(participant, command, write=write):
+                match await steering.send(participant, command):
                     case Applied():
                         outcome["applied"] += 1
                     case Pending():
@@ -564,21 +564,17 @@ def pause(
 ) -> None:
     """Pause every journey of the cohort: no emails until the date (or `cohort resume`)."""
     from domain import Pause
-    from store.intents import ParticipantWrite
 
     when = until_option(until)
-    steer_cohort(
-        cohort, lambda cid: Pause(command_id=cid, until=when), as_json, ParticipantWrite(paused_until=when)
-    )
+    steer_cohort(cohort, lambda cid: Pause(command_id=cid, until=when), as_json)
 
 
 @app.command()
 def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
     """Resume every paused journey of the cohort."""
     from domain import Resume
-    from store.intents import ParticipantWrite
 
-    steer_cohort(cohort, lambda cid: Resume(command_id=cid), as_json, ParticipantWrite(resume=True))
+    steer_cohort(cohort, lambda cid: Resume(command_id=cid), as_json)
 
 
 @app.command()

@@ -82,9 +82,7 @@ def _render_view(view: JourneyView, tz: str = "UTC", ended: str | None = None) -
     err.print(table("Journey", ["", ""], rows))
 
 
-def steer(
-    participant_id: str, cohort: str | None, command: Any, as_json: bool, check: Any = None, write: Any = None
-) -> None:
+def steer(participant_id: str, cohort: str | None, command: Any, as_json: bool, check: Any = None) -> None:
     """Send one staff command through the steering service; print the journey it leaves, or why not."""
     from cli.steer import exit_for, with_steering
     from infra.settings import get_settings
@@ -99,7 +97,7 @@ def steer(
         wid = journey_id(resolved, participant_id)
         participant = await find_participant(pool, wid)
         assert participant is not None  # _resolve found the row
-        return wid, await steering.send(participant, command, write=write)
+        return wid, await steering.send(participant, command)
 
     wid, outcome = asyncio.run(with_steering(get_settings(), go))
     exit_for(outcome, f"{wid} {command.type}")
@@ -272,11 +270,8 @@ def pause(
 ) -> None:
     """Pause the participant's emails until a date."""
     from domain import Pause
-    from store.intents import ParticipantWrite
 
-    when = until_option(until)
-    pause = Pause(command_id=command_id("pause"), until=when)
-    steer(participant_id, cohort, pause, as_json, write=ParticipantWrite(paused_until=when))
+    steer(participant_id, cohort, Pause(command_id=command_id("pause"), until=until_option(until)), as_json)
 
 
 @app.command()
@@ -285,15 +280,8 @@ def resume(
 ) -> None:
     """Resume a paused participant."""
     from domain import Resume
-    from store.intents import ParticipantWrite
 
-    steer(
-        participant_id,
-        cohort,
-        Resume(command_id=command_id("resume")),
-        as_json,
-        write=ParticipantWrite(resume=True),
-    )
+    steer(participant_id, cohort, Resume(command_id=command_id("resume")), as_json)
 
 
 @app.command()
@@ -336,10 +324,8 @@ def unsubscribe(
 ) -> None:
     """Unsubscribe the participant: no email is sent again."""
     from domain import Unsubscribe
-    from store.intents import ParticipantWrite
 
-    cmd = Unsubscribe(command_id=command_id("unsubscribe"))
-    steer(participant_id, cohort, cmd, as_json, write=ParticipantWrite(unsubscribe=True))
+    steer(participant_id, cohort, Unsubscribe(command_id=command_id("unsubscribe")), as_json)
 
 
 def _schedule_command(timezone: str | None, send_days: str | None, send_time: str | None) -> Any:
@@ -383,7 +369,7 @@ def schedule(
 ) -> None:
     """Change when the participant's emails go: time zone, send days, send time (others stay)."""
     from domain.program import send_preference_problems
-    from store.intents import ParticipantWrite, find_participant
+    from store.intents import find_participant
     from store.programs import ProgramCache
     from workflows.contract import journey_id
 
@@ -402,12 +388,7 @@ def schedule(
             field, reason = problems[0]
             raise CliError(f"--{field.replace('_', '-')}: {reason}")
 
-    write = ParticipantWrite(
-        timezone=cmd.timezone,
-        send_days=list(cmd.send_days) if cmd.send_days is not None else None,
-        send_time=cmd.send_time,
-    )
-    steer(participant_id, cohort, cmd, as_json, check, write)
+    steer(participant_id, cohort, cmd, as_json, check)
 
 
 @app.command()

@@ -32,7 +32,6 @@ from store.intents import (
     Intent,
     IntentStatus,
     Participant,
-    ParticipantWrite,
     Recorded,
     claim_due_intents,
     pending_of,
@@ -161,7 +160,6 @@ class Steering:
         command: SteerCommand,
         *,
         action: str = "staff",
-        write: ParticipantWrite | None = None,
     ) -> Outcome:
         """One command; its id is its intent's (staff give a fresh one per call)."""
         _, (outcome,) = await self.send_all(
@@ -169,7 +167,6 @@ class Steering:
             [command],
             action=action,
             action_id=command.command_id,
-            write=write,
             ids=[command.command_id],
         )
         return outcome
@@ -181,14 +178,11 @@ class Steering:
         *,
         action: str,
         action_id: str,
-        write: ParticipantWrite | None = None,
         ids: list[str] | None = None,
     ) -> tuple[Recorded, list[Outcome]]:
         """Record the commands (once per `action_id`: the same submission twice records nothing new),
         then deliver this journey's pending intents in order; the outcome of each of these commands."""
-        recorded = await record_action(
-            self.pool, participant, action, action_id, commands, write or ParticipantWrite(), ids=ids
-        )
+        recorded = await record_action(self.pool, participant, action, action_id, commands, ids=ids)
         delivered: dict[str, Outcome] = {}
         if any(i.status is IntentStatus.PENDING for i in recorded.intents):
             # Older pending intents of this journey go first: an adopt then a drop arrive in that order.

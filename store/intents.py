@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
-from domain import RejectionCode, SteerCommand
+from domain import Pause, RejectionCode, Resume, SteerCommand, Unsubscribe
 from workflows.contract import parse_journey_id
 
 # A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
@@ -32,6 +32,9 @@ class IntentStatus(StrEnum):
 
 
 class Participant(BaseModel):
+    """Who a command is for, with the preferences in force: the journey's (its `journey_status`
+    projection) once it has started, the roster's before."""
+
     cohort_id: str
     participant_id: str
     workflow_id: str
@@ -58,18 +61,26 @@ class Intent(BaseModel):
 
 
 class ParticipantWrite(BaseModel):
-    """The participant's own columns an action changes; None leaves a column alone."""
+    """What the sender re-checks before every email, written with the intent (the participant's word
+    first, effective even while the journey cannot hear it). Nothing else of a command is written here:
+    the journey's events are the truth, `journey_status` their projection."""
 
     unsubscribe: bool = False
     paused_until: datetime | None = None
     resume: bool = False
-    timezone: str | None = None
-    send_days: list[str] | None = None
-    send_time: time | None = None
-    personas: list[str] | None = None
 
-    def is_empty(self) -> bool:
-        return self == ParticipantWrite()
+    @classmethod
+    def of(cls, commands: list[SteerCommand]) -> ParticipantWrite:
+        write = cls()
+        for command in commands:
+            match command:
+                case Unsubscribe():
+                    write.unsubscribe = True
+                case Pause():
+                    write.paused_until, write.resume = command.until, False
+                case Resume():
+                    write.paused_until, write.resume = None, True
+        return write
 
 
 class Recorded(BaseModel):
@@ -95,10 +106,14 @@ async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant 
         return None
     row = await pool.fetchrow(
         """
-        select cohort_id, participant_id, timezone, send_days, send_time, personas, paused_until,
-               unsubscribed_at
-        from participants
-        where cohort_id = $1 and participant_id = $2
+        select p.cohort_id, p.participant_id, p.unsubscribed_at,
+               coalesce(s.timezone, p.timezone) as timezone,
+               coalesce(s.send_days, p.send_days) as send_days,
+               coalesce(s.send_time, p.send_time) as send_time,
+               case when s.cohort_id is null then p.personas else s.personas end as personas,
+               case when s.cohort_id is null then p.paused_until else s.paused_until end as paused_until
+        from participants p left join journey_status s using (cohort_id, participant_id)
+        where p.cohort_id = $1 and p.participant_id = $2
         """,
         *ids,
     )
@@ -121,11 +136,10 @@ async def record_action(
     action: str,
     action_id: str,
     commands: list[SteerCommand],
-    write: ParticipantWrite,
     *,
     ids: list[str] | None = None,
 ) -> Recorded:
-    """In one transaction: the intents (skipped if recorded before), then the participant's columns.
+    """In one transaction: the intents (skipped if recorded before), then what the sender re-checks.
 
     Each command's id becomes its intent's: `ids` when given (staff's), else derived from `action_id`."""
     async with pool.acquire() as conn, conn.transaction():
@@ -158,22 +172,18 @@ async def record_action(
             )
             assert row is not None
             rows.append(_intent(row))
-        await _write_participant(conn, participant, write)
+        await _write_participant(conn, participant, ParticipantWrite.of(commands))
         return Recorded(new=True, intents=rows)
 
 
 async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> None:
-    if w.is_empty():
+    if w == ParticipantWrite():
         return
     await conn.execute(
         """
         update participants set
             unsubscribed_at = case when $3 then coalesce(unsubscribed_at, now()) else unsubscribed_at end,
-            paused_until = case when $5 then null else coalesce($4, paused_until) end,
-            timezone = coalesce($6, timezone),
-            send_days = coalesce($7, send_days),
-            send_time = coalesce($8, send_time),
-            personas = coalesce($9, personas)
+            paused_until = case when $5 then null else coalesce($4, paused_until) end
         where cohort_id = $1 and participant_id = $2
         """,
         p.cohort_id,
@@ -181,10 +191,6 @@ async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> 
         w.unsubscribe,
         w.paused_until,
         w.resume,
-        w.timezone,
-        w.send_days,
-        w.send_time,
-        w.personas,
     )
 
 

@@ -258,7 +258,12 @@ async def participant_report(
     async with pool.acquire() as conn:
         person = await conn.fetchrow(
             """
-            select p.*, s.mode from participants p
+            -- The journey's preferences once it runs (its projection), the roster's before.
+            select p.name, p.email, p.unsubscribed_at, p.paused_until, s.mode,
+                   coalesce(s.timezone, p.timezone) as timezone,
+                   coalesce(s.send_days, p.send_days) as send_days,
+                   coalesce(s.send_time, p.send_time) as send_time
+            from participants p
             left join journey_status s using (cohort_id, participant_id)
             where p.cohort_id = $1 and p.participant_id = $2
             """,

@@ -28,7 +28,7 @@ from domain.commands import MAX_CONFERENCE_DAYS
 from domain.program import Program, send_preference_problems
 from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
-from store.intents import Participant, ParticipantWrite
+from store.intents import Participant
 
 SNOOZE_DEFAULT_WEEKS = 2
 _PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded
@@ -47,7 +47,6 @@ class FormError(Exception):
 class Plan:
     form: dict[str, str]  # the fields that make this submission what it is (hashed into the action id)
     commands: list[SteerCommand] = field(default_factory=list)  # ids are given when recorded
-    write: ParticipantWrite = field(default_factory=ParticipantWrite)
     notes: list[str] = field(default_factory=list)  # what changed in Postgres only, for the result page
 
 
@@ -78,12 +77,7 @@ def plan_persona(claims: LinkClaims, participant: Participant) -> Plan:
         persona = Persona(claims.args.get("persona", ""))
     except ValueError:
         raise FormError("persona", "This link names a persona the program does not know.") from None
-    personas = list(dict.fromkeys([*participant.personas, persona.value]))
-    return Plan(
-        form={},
-        commands=[AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona)],
-        write=ParticipantWrite(personas=personas),
-    )
+    return Plan(form={}, commands=[AdoptPersona(command_id=_PLACEHOLDER_ID, persona=persona)])
 
 
 def plan_snooze(form: dict[str, str], participant: Participant, now: datetime) -> Plan:
@@ -101,11 +95,7 @@ def plan_snooze(form: dict[str, str], participant: Participant, now: datetime) -
     else:
         until = now + timedelta(weeks=SNOOZE_DEFAULT_WEEKS)
         key = {"weeks": str(SNOOZE_DEFAULT_WEEKS)}
-    return Plan(
-        form=key,
-        commands=[Pause(command_id=_PLACEHOLDER_ID, until=until)],
-        write=ParticipantWrite(paused_until=until),
-    )
+    return Plan(form=key, commands=[Pause(command_id=_PLACEHOLDER_ID, until=until)])
 
 
 def conference_command(form: dict[str, str], prefix: str) -> AddConference | None:
@@ -178,10 +168,9 @@ def plan_preferences(
     program: Program,
     now: datetime,
 ) -> Plan:
-    """Compare the form with what Postgres holds; each difference becomes a write and an intent (schedule
+    """Compare the form with the journey's preferences; each difference becomes a command (schedule
     changed, personas adopted/dropped, snooze, resume, conference)."""
     plan = Plan(form=preferences_key(form, days, personas))
-    write = ParticipantWrite()
 
     timezone = form.get("timezone", "").strip()
     if not timezone or not is_valid_zone(timezone):
@@ -198,24 +187,16 @@ def plan_preferences(
     if problems:
         name, reason = problems[0]
         raise FormError(name, f"{'Send days' if name == 'send_days' else 'Send time'}: {reason}.")
-    if timezone != participant.timezone:
-        write.timezone = timezone
-    if ordered_days != participant.send_days:
-        write.send_days = ordered_days
-    if send_time.replace(second=0) != participant.send_time.replace(second=0):
-        write.send_time = send_time
-    if write.timezone or write.send_days or write.send_time:
+    changed = {
+        "timezone": timezone if timezone != participant.timezone else None,
+        "send_days": ordered_days if ordered_days != participant.send_days else None,
+        "send_time": send_time
+        if send_time.replace(second=0) != participant.send_time.replace(second=0)
+        else None,
+    }
+    if any(v is not None for v in changed.values()):
         # First, so a conference told in the same form without a zone is in the new one.
-        plan.commands.append(
-            ChangeSchedule.model_validate(
-                {
-                    "command_id": _PLACEHOLDER_ID,
-                    "timezone": write.timezone,
-                    "send_days": write.send_days,
-                    "send_time": write.send_time,
-                }
-            )
-        )
+        plan.commands.append(ChangeSchedule.model_validate({"command_id": _PLACEHOLDER_ID, **changed}))
 
     try:
         wanted = [Persona(p) for p in personas]
@@ -228,37 +209,28 @@ def plan_preferences(
     for name in participant.personas:
         if name not in {p.value for p in wanted}:
             plan.commands.append(DropPersona(command_id=_PLACEHOLDER_ID, persona=Persona(name)))
-    if {p.value for p in wanted} != held:
-        write.personas = [p.value for p in Persona if p in wanted]
 
     if form.get("resume"):
         if participant.paused_until is None or participant.paused_until <= now:
             raise FormError("resume", "Resume: your emails are not snoozed.")
         plan.commands.append(Resume(command_id=_PLACEHOLDER_ID))
-        write.resume = True
     elif form.get("snooze_until", "").strip():
         try:
             snooze = plan_snooze({"until": form["snooze_until"]}, participant, now)
         except FormError as err:
             raise FormError("snooze_until", err.message) from None
         plan.commands += snooze.commands
-        write.paused_until = snooze.write.paused_until
 
     conference = conference_command(form, "conf_")
     if conference is not None:
         plan.commands.append(conference)
     elif any(form.get(f"conf_{f}", "").strip() for f in ("hashtag", "starts_on", "ends_on")):
         raise FormError("conf_name", "Conference name: please fill it in, or clear the conference fields.")
-    plan.write = write
     return plan
 
 
 def plan_unsubscribe() -> Plan:
-    return Plan(
-        form={},
-        commands=[Unsubscribe(command_id=_PLACEHOLDER_ID)],
-        write=ParticipantWrite(unsubscribe=True),
-    )
+    return Plan(form={}, commands=[Unsubscribe(command_id=_PLACEHOLDER_ID)])
 
 
 ACTION_TITLES = {

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from activities.render import milestone_title, persona_title
-from domain import AddConference, Persona, SteerCommand
+from domain import AddConference, ChangeSchedule, Pause, Persona, Resume, SteerCommand
 from domain.program import Program
 from domain.timing import WEEKDAYS, zone
 from infra.links import Action, LinkClaims, LinkError, verify_link
@@ -297,10 +297,10 @@ class LinkApp:
             plan.commands,
             action=claims.action.value,
             action_id=action_id_for(claims.meaning(), plan.form),
-            write=plan.write,
         )
-        participant = await find_participant(self.pool, claims.workflow_id) or participant
         told = [(i.command, o) for i, o in zip(recorded.intents, outcomes, strict=True)]
+        # What the participant asked for, as it will stand (told now even while the journey catches up).
+        participant = _after(participant, [c for c, o in told if not isinstance(o, Rejected)])
         return self._result(claims, participant, program, plan, told, repeated=not recorded.new)
 
     def _plan(
@@ -368,6 +368,30 @@ class LinkApp:
             )
             return pages.page("Recorded", again + body, status=202, program=title)
         return pages.page("Done", again + done, program=title)
+
+
+def _after(p: Participant, commands: list[SteerCommand]) -> Participant:
+    """The participant's preferences once `commands` are applied."""
+    for command in commands:
+        match command:
+            case ChangeSchedule():
+                days = (
+                    p.send_days
+                    if command.send_days is None
+                    else [d for d in WEEKDAYS if d in command.send_days]
+                )
+                p = p.model_copy(
+                    update={
+                        "timezone": command.timezone or p.timezone,
+                        "send_days": days,
+                        "send_time": command.send_time or p.send_time,
+                    }
+                )
+            case Pause():
+                p = p.model_copy(update={"paused_until": command.until})
+            case Resume():
+                p = p.model_copy(update={"paused_until": None})
+    return p
 
 
 def _local_day(instant: datetime, tz: str) -> str:

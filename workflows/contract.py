@@ -8,7 +8,7 @@ No contact data crosses it: ids, schedule preferences and what the domain decide
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -75,7 +75,8 @@ class StoredEvent(BaseModel):
 
 
 class JourneyProjection(BaseModel):
-    """Where the journey stands after the events: what reports read."""
+    """Where the journey stands after the events: what pages and reports read (the participant's
+    preferences included; nothing else holds them once the journey runs)."""
 
     version: int
     mode: str
@@ -84,6 +85,9 @@ class JourneyProjection(BaseModel):
     next_nudge_at: datetime | None = None
     next_nudge_id: str | None = None
     paused_until: datetime | None = None
+    timezone: str
+    send_days: list[str]
+    send_time: time
 
 
 class AppendEventsInput(BaseModel):
@@ -121,6 +125,9 @@ def append_input(
             next_nudge_at=view.next_nudge_at,
             next_nudge_id=view.next_nudge_id,
             paused_until=view.paused_until,
+            timezone=state.timezone,
+            send_days=list(state.send_days),
+            send_time=state.send_time,
         ),
     )
 

@@ -39,7 +39,7 @@ async def _journey(settings, tmp_path, pid: str) -> dict[str, Any]:
     return journey
 
 
-async def test_participant_schedule_moves_the_next_send_and_writes_postgres_first(
+async def test_participant_schedule_moves_the_next_send_through_the_steering_service(
     settings, temporal_env, tmp_path, database
 ):
     async with worker(settings):
@@ -67,7 +67,7 @@ async def test_participant_schedule_moves_the_next_send_and_writes_postgres_firs
         assert local_datetime(nxt, "Asia/Kolkata").strftime("%a %H:%M") in ("Mon 07:00", "Wed 07:00")
         conn = await asyncpg.connect(database)
         try:
-            row = await conn.fetchrow("select timezone, send_days, send_time from participants")
+            row = await conn.fetchrow("select timezone, send_days, send_time from journey_status")
             assert row is not None
             assert (row["timezone"], list(row["send_days"]), f"{row['send_time']:%H:%M}") == (
                 "Asia/Kolkata",
@@ -82,7 +82,8 @@ async def test_participant_schedule_moves_the_next_send_and_writes_postgres_firs
             assert quiet.returncode not in (0, EXIT_REJECTED)
             assert "--send-time: 22:00 is inside the quiet hours" in quiet.stderr
             assert "Traceback" not in quiet.stderr
-            assert f"{await conn.fetchval('select send_time from participants'):%H:%M}" == "07:00"
+            assert f"{await conn.fetchval('select send_time from journey_status'):%H:%M}" == "07:00"
+            assert await conn.fetchval("select count(*) from participant_intents") == 1
         finally:
             await conn.close()
         bad_day = await cli(

@@ -129,6 +129,15 @@ async def participant_row(pool: asyncpg.Pool) -> asyncpg.Record:
     return row
 
 
+async def status_row(pool: asyncpg.Pool) -> asyncpg.Record:
+    """The journey's projection: where its preferences are read from once it runs."""
+    row = await pool.fetchrow(
+        "select * from journey_status where cohort_id = $1 and participant_id = $2", IDS.cohort, PARTICIPANT
+    )
+    assert row is not None
+    return row
+
+
 async def intent_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(await pool.fetch("select * from participant_intents order by created_at, step"))
 

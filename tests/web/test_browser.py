@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from tests.web.conftest import (
     IDS,
     RunningWeb,
     future,
+    intent_rows,
     participant_row,
     start_journey,
     view,
@@ -205,5 +207,6 @@ async def test_on_a_phone_a_mistake_takes_the_focus_and_the_time_zone_is_picked_
     await zone_list.select_option("Europe/Lisbon")
     await page.get_by_role("button", name="Save preferences").click()
     await expect(page.get_by_text("Lisbon time")).to_be_visible()
-    assert (await participant_row(db_pool))["timezone"] == "Europe/Lisbon"
+    schedule = [json.loads(i["command"]) for i in await intent_rows(db_pool)]
+    assert [c.get("timezone") for c in schedule if c["type"] == "change_schedule"] == ["Europe/Lisbon"]
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375

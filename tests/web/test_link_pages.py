@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import httpx
 
@@ -47,7 +49,8 @@ async def test_time_zones_are_chosen_from_a_list_in_the_participants_own_zone(
     )
     assert saved.status_code == 202, saved.text  # recorded; no journey runs in this test
     assert "Emails arrive on Monday at 07:00, Kolkata time." in saved.text
-    assert (await participant_row(db_pool))["timezone"] == "Asia/Kolkata"
+    [intent] = await intent_rows(db_pool)
+    assert (intent["status"], json.loads(intent["command"])["timezone"]) == ("pending", "Asia/Kolkata")
 
 
 async def test_snooze_says_until_when_in_words_and_in_the_participants_calendar(

@@ -23,6 +23,7 @@ from tests.web.conftest import (
     intent_rows,
     participant_row,
     start_journey,
+    status_row,
     view,
     wait_enrolled,
 )
@@ -69,7 +70,7 @@ async def test_persona_snooze_and_conference_reach_the_journey_and_postgres(
     persona = await http.post(web.link(Action.PERSONA, {"persona": "creator"}))
     assert persona.status_code == 200 and "Content creator" in persona.text
     assert Persona.CREATOR in (await view(journey)).personas
-    assert list((await participant_row(db_pool))["personas"]) == ["creator"]
+    assert list((await status_row(db_pool))["personas"]) == ["creator"]
 
     until = future(21)
     snooze = await http.post(web.link(Action.SNOOZE, {"weeks": "2"}), data={"until": until.isoformat()})
@@ -118,13 +119,15 @@ async def test_preferences_change_personas_snooze_schedule_and_conferences(
     saved = await http.post(url, data=form)
     assert saved.status_code == 200, saved.text
     assert "Your preferences are saved." in saved.text
-    row = await participant_row(db_pool)
+    # The journey's projection holds the preferences; participants keep what the sender re-checks.
+    row = await status_row(db_pool)
     assert (row["timezone"], list(row["send_days"]), f"{row['send_time']:%H:%M}") == (
         "Europe/London",
         ["mon", "wed"],
         "09:15",
     )
     assert list(row["personas"]) == ["amplifier", "mission"]
+    assert row["paused_until"] == (await participant_row(db_pool))["paused_until"]
     journey_view = await view(journey)
     assert set(journey_view.personas) == {Persona.AMPLIFIER, Persona.MISSION}
     assert journey_view.paused_until == row["paused_until"]
@@ -206,7 +209,6 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
         plan.commands,
         action="persona",
         action_id=action_id_for(claims.meaning(), plan.form),
-        write=plan.write,
     )
     assert pending == Pending(reason="Temporal is unreachable")
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from temporalio.client import WorkflowHandle
 
+from domain import Persona
 from domain.timing import local_datetime
 from infra.links import Action
-from tests.web.conftest import RunningWeb, intent_rows, participant_row, view
+from tests.cli.stack import cli
+from tests.web.conftest import RunningWeb, intent_rows, status_row, view
 
 
 async def test_preferences_form_moves_the_journeys_next_send(
@@ -29,8 +33,8 @@ async def test_preferences_form_moves_the_journeys_next_send(
     assert saved.status_code == 200, saved.text
     assert "Your preferences are saved." in saved.text
 
-    # Postgres first (the sender's contact data), then the journey.
-    row = await participant_row(db_pool)
+    # The journey's projection (what pages read) holds the new schedule.
+    row = await status_row(db_pool)
     assert (row["timezone"], list(row["send_days"]), f"{row['send_time']:%H:%M}") == (
         "Asia/Kolkata",
         ["mon", "wed"],
@@ -55,3 +59,29 @@ async def test_preferences_form_moves_the_journeys_next_send(
         == 1
     )
     assert (await view(journey)).next_nudge_at == after.next_nudge_at
+
+
+async def test_personas_changed_from_the_cli_show_on_the_preferences_page(
+    web: RunningWeb,
+    http: httpx.AsyncClient,
+    db_pool: asyncpg.Pool,
+    journey: WorkflowHandle[Any, Any],
+    tmp_path: Path,
+) -> None:
+    url = web.link(Action.PREFERENCES)
+    assert _ticked(await http.get(url), "creator") is False
+    adopted = await cli(web.settings, "participant", "persona", "p1", "adopt", "creator", cwd=tmp_path)
+    assert adopted.returncode == 0, adopted.stderr
+    assert Persona.CREATOR in (await view(journey)).personas
+    # The page reads the journey's projection: the staff change shows, as a participant's would.
+    assert _ticked(await http.get(url), "creator") is True
+    dropped = await cli(web.settings, "participant", "persona", "p1", "drop", "creator", cwd=tmp_path)
+    assert dropped.returncode == 0, dropped.stderr
+    assert _ticked(await http.get(url), "creator") is False
+
+
+def _ticked(page: httpx.Response, persona: str) -> bool:
+    assert page.status_code == 200, page.text
+    match = re.search(rf'<input type="checkbox" name="personas" value="{persona}"[^>]*>', page.text)
+    assert match is not None, page.text
+    return " checked" in match.group(0)
