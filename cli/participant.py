@@ -7,7 +7,6 @@ reason is printed (exit code 8 when rejected). Each call carries a fresh command
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -296,25 +295,23 @@ def conference(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a conference: a prep email before, daily emails during, a recap after."""
-    from pydantic import ValidationError
-
     from domain import AddConference
+    from domain.conferences import conference_id, conference_problem, normal_hashtag
 
     starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
-    try:
-        cmd = AddConference(
-            command_id=command_id("conference"),
-            conference_id=f"staff-{starts_on:%Y%m%d}-{uuid.uuid4().hex[:8]}",
-            name=name,
-            hashtag=hashtag if not hashtag or hashtag.startswith("#") else f"#{hashtag}",
-            starts_on=starts_on,
-            ends_on=ends_on,
-            timezone=timezone,
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        reason = str(first.get("ctx", {}).get("error", first["msg"]))
-        raise CliError(f"--{first['loc'][0]}: {reason}") from None
+    problem = conference_problem(name, hashtag, starts_on, ends_on, timezone)
+    if problem is not None:
+        option = {"starts_on": "--starts", "ends_on": "--ends"}.get(problem.field, f"--{problem.field}")
+        raise CliError(f"{option}: {problem.message}")
+    cmd = AddConference(
+        command_id=command_id("conference"),
+        conference_id=conference_id(name, starts_on, ends_on),  # the same conference twice: "already added"
+        name=name.strip(),
+        hashtag=normal_hashtag(hashtag),
+        starts_on=starts_on,
+        ends_on=ends_on,
+        timezone=timezone,
+    )
     steer(participant_id, cohort, cmd, as_json)
 
 

@@ -15,8 +15,6 @@ from domain.commands import (
     Pause,
     RecordEmailOutcome,
     RecordMilestone,
-    Rejection,
-    RejectionCode,
     Resume,
     SteerCommand,
     Tick,
@@ -24,6 +22,7 @@ from domain.commands import (
     email_outcome_id,
     validate,
 )
+from domain.conferences import ConferenceProblem, conference_id, conference_problem
 from domain.decider import Decision, decide, decide_and_evolve, enrol, fold, next_wake_up
 from domain.events import (
     BurstEnded,
@@ -61,6 +60,7 @@ from domain.program import (
     parse_program,
     shared_spec,
 )
+from domain.rejections import Rejection, RejectionCode
 from domain.simulate import simulate, simulate_state
 from domain.state import ConferenceState, JourneyState, Mode, evolve
 from domain.view import JourneyView, UpcomingBurst, journey_view, next_send
@@ -74,6 +74,7 @@ __all__ = [
     "Command",
     "Completed",
     "ConferenceAdded",
+    "ConferenceProblem",
     "ConferenceState",
     "Decision",
     "DormancyEnded",
@@ -120,6 +121,8 @@ __all__ = [
     "Unsubscribed",
     "UpcomingBurst",
     "catch_up",
+    "conference_id",
+    "conference_problem",
     "decide",
     "decide_and_evolve",
     "email_outcome_id",

@@ -3,57 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import catch_up
+from domain.conferences import conference_problem
 from domain.events import UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, NudgeKind, ProgramSpec, Weekdays, send_preference_problems
+from domain.rejections import Rejection, RejectionCode
 from domain.state import JourneyState
 from domain.text import PlainText
 from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
-
-# Longer "conferences" would make a burst the journey's normal cadence.
-MAX_CONFERENCE_DAYS = 31
-
-
-class RejectionCode(StrEnum):
-    """Why a journey refuses a command. Callers map the code to their reader's words (the web app to a
-    participant's, the CLI to staff's); the message is for logs and operators and may be reworded."""
-
-    NOT_ENROLLED = "not_enrolled"
-    ALREADY_ENROLLED = "already_enrolled"
-    WRONG_PROGRAM = "wrong_program"
-    PROGRAM_OVER = "program_over"  # an enrolment after the program's end
-    UNSUBSCRIBED = "unsubscribed"
-    COMPLETED = "completed"
-    JOURNEY_CLOSED = "journey_closed"  # its workflow has closed: said by the steering service, not here
-    UNKNOWN_TIME_ZONE = "unknown_time_zone"
-    BAD_SCHEDULE = "bad_schedule"  # send days / send time outside what the program allows
-    SCHEDULE_UNCHANGED = "schedule_unchanged"
-    UNKNOWN_MILESTONE = "unknown_milestone"
-    MILESTONE_RECORDED = "milestone_recorded"
-    PERSONA_HELD = "persona_held"
-    PERSONA_NOT_HELD = "persona_not_held"
-    PAUSE_IN_PAST = "pause_in_past"
-    NOT_PAUSED = "not_paused"
-    CONFERENCE_DATES = "conference_dates"  # ends before it starts
-    CONFERENCE_TOO_LONG = "conference_too_long"
-    CONFERENCE_PAST = "conference_past"
-    CONFERENCE_AFTER_PROGRAM = "conference_after_program"
-    CONFERENCE_ADDED = "conference_added"  # the same conference (same id) was told before
-    CONFERENCE_OVERLAP = "conference_overlap"
-    ALREADY_ENDING = "already_ending"
-
-
-class Rejection(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    code: RejectionCode
-    message: str
 
 
 def _no(code: RejectionCode, message: str) -> Rejection:
@@ -208,24 +170,19 @@ def _enroll_rejection(
 
 
 def _conference_rejection(state: JourneyState, command: AddConference, now: datetime) -> Rejection | None:
-    if command.timezone is not None and not is_valid_zone(command.timezone):
-        return _no(RejectionCode.UNKNOWN_TIME_ZONE, f"unknown time zone {command.timezone!r}")
-    if command.ends_on < command.starts_on:
-        return _no(RejectionCode.CONFERENCE_DATES, "the conference ends before it starts")
-    if (command.ends_on - command.starts_on).days >= MAX_CONFERENCE_DAYS:
-        return _no(
-            RejectionCode.CONFERENCE_TOO_LONG, f"a conference lasts at most {MAX_CONFERENCE_DAYS} days"
-        )
+    if any(c.conference_id == command.conference_id for c in state.conferences):
+        return _no(RejectionCode.CONFERENCE_ADDED, f"conference {command.conference_id!r} was already added")
+    problem = conference_problem(
+        command.name, command.hashtag, command.starts_on, command.ends_on, command.timezone
+    )
+    if problem is not None:
+        return _no(problem.code, problem.message)
     if command.ends_on < local_date(now, command.timezone or state.timezone):
         return _no(RejectionCode.CONFERENCE_PAST, "the conference is in the past")
     assert state.ends_at is not None
     if command.starts_on > local_date(state.ends_at, state.timezone):
         return _no(RejectionCode.CONFERENCE_AFTER_PROGRAM, "the conference starts after the program ends")
     for other in state.conferences:
-        if other.conference_id == command.conference_id:
-            return _no(
-                RejectionCode.CONFERENCE_ADDED, f"conference {command.conference_id!r} was already added"
-            )
         if not other.ended and other.starts_on <= command.ends_on and command.starts_on <= other.ends_on:
             return _no(
                 RejectionCode.CONFERENCE_OVERLAP, f"the dates overlap conference {other.conference_id!r}"

@@ -6,12 +6,12 @@ the roster file) and the benchmarks all enrol the same way.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.commands import AddConference, Enroll
+from domain.conferences import conference_id
 from domain.program import ProgramSpec
 from domain.roster import Enrolee, RosterConference
 from domain.timing import start_of_local_day
@@ -25,15 +25,9 @@ class Enrolment(BaseModel):
     conferences: tuple[AddConference, ...] = ()
 
 
-def roster_conference_id(conf: RosterConference) -> str:
-    """Stable across re-runs, so adding the same roster conference twice is one command."""
-    digest = hashlib.sha256(f"{conf.name}|{conf.starts_on}".encode()).hexdigest()[:12]
-    return f"roster-{conf.starts_on:%Y%m%d}-{digest}"
-
-
 def roster_conference_command(conf: RosterConference) -> AddConference:
     """The roster's conference as the journey's command; its id is stable, so re-runs add it once."""
-    cid = roster_conference_id(conf)
+    cid = conference_id(conf.name, conf.starts_on, conf.ends_on)
     return AddConference(
         command_id=f"roster-conference:{cid}",
         conference_id=cid,

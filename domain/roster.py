@@ -20,6 +20,7 @@ from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.conferences import conference_problem, normal_hashtag
 from domain.personas import Persona
 from domain.program import ProgramSpec, Schedule, send_preference_problems
 from domain.text import PlainText, check_address, text_problem
@@ -178,25 +179,15 @@ def parse_conferences(value: str, today: date) -> tuple[RosterConference, ...]:
         name, start_text, end_text = parts[:3]
         zone = parts[3] if len(parts) > 3 and parts[3] else None
         hashtag = parts[4] if len(parts) > 4 else ""
-        if not name:
-            raise ValueError(f"conference {item!r} has no name")
-        for what, text in (("name", name), ("hashtag", hashtag)):
-            problem = text_problem(text)
-            if problem:
-                raise ValueError(f"conference {what} {problem}")
         try:
             starts_on = date.fromisoformat(start_text)
             ends_on = date.fromisoformat(end_text)
         except ValueError:
-            raise ValueError(f"conference {name!r}: dates must be YYYY-MM-DD") from None
-        if ends_on < starts_on:
-            raise ValueError(f"conference {name!r} ends ({ends_on}) before it starts ({starts_on})")
-        if ends_on < today:
-            raise ValueError(f"conference {name!r} date {ends_on} is in the past")
-        if zone is not None and not is_valid_zone(zone):
-            raise ValueError(f"conference {name!r}: unknown time zone {zone!r}")
-        if hashtag and not hashtag.startswith("#"):
-            hashtag = f"#{hashtag}"
+            raise ValueError(f"conference {name or item!r}: dates must be YYYY-MM-DD") from None
+        problem = conference_problem(name, hashtag, starts_on, ends_on, zone, today=today)
+        if problem is not None:
+            raise ValueError(f"conference {name or item!r}: {problem.message}")
+        hashtag = normal_hashtag(hashtag)
         out.append(
             RosterConference(name=name, starts_on=starts_on, ends_on=ends_on, timezone=zone, hashtag=hashtag)
         )

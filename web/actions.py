@@ -6,11 +6,8 @@ check the fields; the journey's own validator decides the rest when the update a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-
-from pydantic import ValidationError
 
 from domain import (
     AddConference,
@@ -24,7 +21,7 @@ from domain import (
     SteerCommand,
     Unsubscribe,
 )
-from domain.commands import MAX_CONFERENCE_DAYS
+from domain.conferences import conference_id, conference_problem, normal_hashtag
 from domain.program import Program, send_preference_problems
 from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
@@ -98,43 +95,38 @@ def plan_snooze(form: dict[str, str], participant: Participant, now: datetime) -
     return Plan(form=key, commands=[Pause(command_id=_PLACEHOLDER_ID, until=until)])
 
 
+_FIELD_LABELS = {
+    "name": "Conference name",
+    "hashtag": "Hashtag",
+    "starts_on": "First day",
+    "ends_on": "Last day",
+    "timezone": "Time zone",
+}
+
+
 def conference_command(form: dict[str, str], prefix: str) -> AddConference | None:
     """The conference a form describes; None when its name is left empty (preferences: optional)."""
     name = form.get(f"{prefix}name", "").strip()
     if not name:
         return None
     hashtag = form.get(f"{prefix}hashtag", "").strip()
-    if hashtag and not hashtag.startswith("#"):
-        hashtag = f"#{hashtag}"
-    if any(c.isspace() for c in hashtag):
-        raise FormError(f"{prefix}hashtag", "Hashtag: no spaces, please (e.g. #ASCO26).")
     starts = _date(form, f"{prefix}starts_on", "First day")
     ends = _date(form, f"{prefix}ends_on", "Last day")
     assert starts is not None and ends is not None
-    if ends < starts:
-        raise FormError(f"{prefix}ends_on", "Last day: the conference ends before it starts.")
-    if (ends - starts).days >= MAX_CONFERENCE_DAYS:
-        raise FormError(
-            f"{prefix}ends_on", f"Last day: a conference lasts at most {MAX_CONFERENCE_DAYS} days."
-        )
     tz = form.get(f"{prefix}timezone", "").strip() or None
-    if tz is not None and not is_valid_zone(tz):
-        raise FormError(f"{prefix}timezone", f"Time zone: {tz!r} is not a time zone (e.g. Europe/Paris).")
-    # The same conference told twice (from two emails) gets the same id: the journey keeps one.
-    digest = hashlib.sha256(f"{name.casefold()}|{starts}|{ends}".encode()).hexdigest()[:12]
-    conference_id = f"c-{digest}"
-    try:
-        return AddConference(
-            command_id=_PLACEHOLDER_ID,
-            conference_id=conference_id,
-            name=name[:200],
-            hashtag=hashtag[:100],
-            starts_on=starts,
-            ends_on=ends,
-            timezone=tz,
-        )
-    except ValidationError as err:
-        raise FormError(f"{prefix}name", f"Conference: {err.errors()[0]['msg']}.") from None
+    problem = conference_problem(name, hashtag, starts, ends, tz)
+    if problem is not None:
+        raise FormError(f"{prefix}{problem.field}", f"{_FIELD_LABELS[problem.field]}: {problem.message}.")
+    return AddConference(
+        command_id=_PLACEHOLDER_ID,
+        # The same conference told twice (on the roster, from two emails) gets the same id: "already added".
+        conference_id=conference_id(name, starts, ends),
+        name=name[:200],
+        hashtag=normal_hashtag(hashtag)[:100],
+        starts_on=starts,
+        ends_on=ends,
+        timezone=tz,
+    )
 
 
 _CONFERENCE_FIELDS = ("name", "hashtag", "starts_on", "ends_on", "timezone")

@@ -61,6 +61,8 @@ def refusal(command: SteerCommand, code: RejectionCode, program: Program) -> Ref
             return Refusal(f"{name} ends before it starts.", False)
         case Code.CONFERENCE_TOO_LONG:
             return Refusal(f"{name} is longer than the program can follow.", False)
+        case Code.CONFERENCE_TEXT:
+            return Refusal("The conference's name or hashtag cannot go in an email; please retype it.", False)
         case Code.PAUSE_IN_PAST:
             return Refusal("That snooze would already be over.", False)
         case Code.UNKNOWN_TIME_ZONE:

@@ -88,7 +88,7 @@ def test_every_error_kind_is_reported_with_line_column_value_reason(tmp_path, sp
         "roster.csv: line 6, column participant_id: 'p1': duplicate participant id (first on line 2)",
         "roster.csv: line 7, column email: 'ADA@example.org': duplicate email (first on line 2)",
         "roster.csv: line 8, column conferences: 'Old Meeting|2026-03-01|2026-03-03': "
-        "conference 'Old Meeting' date 2026-03-03 is in the past",
+        "conference 'Old Meeting': it ended on 2026-03-03 (in the past)",
         "roster.csv: line 9, column send_time: '23:00': 23:00 is inside the quiet hours 21:00-07:00",
     ]
     assert [r.participant_id for r in roster.rows] == ["p1"]
@@ -123,7 +123,7 @@ def test_not_utf8_is_one_clear_error(tmp_path, spec):
 def test_conference_format():
     (a, b) = parse_conferences("A|2026-10-01|2026-10-02; B|2026-11-01|2026-11-03|Asia/Tokyo|#b", TODAY)
     assert (a.timezone, b.timezone, b.hashtag) == (None, "Asia/Tokyo", "#b")
-    with pytest.raises(ValueError, match=r"ends .* before it starts"):
+    with pytest.raises(ValueError, match=r"conference 'A': the conference ends before it starts"):
         parse_conferences("A|2026-10-05|2026-10-01", TODAY)
     with pytest.raises(ValueError, match="not 'Name"):
         parse_conferences("A 2026-10-05", TODAY)

@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import JourneyView
 from domain.program import Program
+from domain.roster import RosterConference
 from infra.links import Action, link_url, sign_link
 from infra.program_files import load_program
 from infra.settings import Settings
@@ -163,9 +164,14 @@ async def worker(web_settings: Settings) -> AsyncIterator[None]:
 
 
 async def start_journey(
-    client: Client, settings: Settings, program: Program, workflow_id: str | None = None
+    client: Client,
+    settings: Settings,
+    program: Program,
+    workflow_id: str | None = None,
+    conferences: tuple[RosterConference, ...] = (),
 ) -> WorkflowHandle[Any, Any]:
     from domain import Enroll
+    from domain.enrolment import roster_conference_command
     from workflows.journey import JourneyInput, JourneyWorkflow
 
     workflow_id = workflow_id or IDS.workflow_id
@@ -182,6 +188,7 @@ async def start_journey(
             send_days=("tue", "thu"),
             start=datetime.now(UTC) - timedelta(minutes=1),
         ),
+        conferences=[roster_conference_command(c) for c in conferences],
     )
     # As the cohort launch starts it: the operator's summary and the cohort search attribute.
     return await client.start_workflow(

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import Mode, Persona
 from domain.program import Program
+from domain.roster import RosterConference
 from infra.links import Action, verify_link
 from infra.settings import Settings
 from steering import Journeys, Pending, Steering
@@ -224,4 +225,31 @@ async def test_intents_wait_for_an_unreachable_temporal_and_a_journey_not_yet_ru
     assert journey_view.personas == [Persona.CONSUMER] and journey_view.mode is Mode.PAUSED
     assert {r["status"] for r in await intent_rows(db_pool)} == {"applied"}
     assert await Steering(db_pool, Journeys(web_settings)).deliver_due() == 0
+    await handle.terminate("test over")
+
+
+async def test_a_conference_already_on_the_roster_is_already_added_not_an_overlap(
+    web: RunningWeb,
+    http: httpx.AsyncClient,
+    db_pool: asyncpg.Pool,
+    temporal_env: WorkflowEnvironment,
+    web_settings: Settings,
+    program: Program,
+    cohort: str,
+    worker: None,
+) -> None:
+    starts, ends = future(20), future(22)
+    on_roster = RosterConference(name="ESMO Congress", starts_on=starts, ends_on=ends, hashtag="#ESMO")
+    handle = await start_journey(temporal_env.client, web_settings, program, conferences=(on_roster,))
+    await wait_enrolled(handle)
+    # The participant tells it again from an email, typed a little differently.
+    told = await http.post(
+        web.link(Action.CONFERENCE),
+        data={"name": "esmo  congress", "starts_on": starts.isoformat(), "ends_on": ends.isoformat()},
+    )
+    assert told.status_code == 200, told.text
+    assert "You had already told us about esmo  congress." in told.text and "overlap" not in told.text
+    [intent] = await intent_rows(db_pool)
+    assert (intent["status"], intent["code"]) == ("rejected", "conference_added")
+    assert [b.name for b in (await view(handle)).upcoming_bursts] == ["ESMO Congress"]
     await handle.terminate("test over")
