@@ -130,7 +130,7 @@ async def test_dry_run_and_invalid_roster_start_nothing(settings, temporal_env, 
         "bad.csv: line 6, column participant_id: 'a1': duplicate participant id (first on line 2)",
         "bad.csv: line 7, column email: 'ANN@example.org': duplicate email (first on line 2)",
         "bad.csv: line 8, column conferences: 'Old|2020-01-01|2020-01-02': "
-        "conference 'Old' date 2020-01-02 is in the past",
+        "conference 'Old': it ended on 2020-01-02 (in the past)",
         "6 invalid row(s) of 7; nothing started",
     ]:
         assert expected in err, err
