@@ -50,17 +50,14 @@ def _row_json(row: RosterRow, cohort_id: str) -> dict[str, Any]:
 
 
 async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, rows: list[RosterRow]) -> int:
-    from store.cohorts import CohortConflict, ParticipantRecord, save_cohort, save_participants
+    from store.cohorts import CohortConflict, ParticipantRecord, save_roster
 
     try:
-        await save_cohort(pool, cohort_id, program, start)
+        return await save_roster(
+            pool, cohort_id, program, start, [ParticipantRecord.from_roster(r) for r in rows]
+        )
     except CohortConflict as exc:
         raise CliError(str(exc)) from None
-    records = [ParticipantRecord.from_roster(r) for r in rows]
-    new = 0
-    for i in range(0, len(records), 2000):
-        new += await save_participants(pool, cohort_id, records[i : i + 2000])
-    return new
 
 
 async def start_mentors(client: Client, pool: asyncpg.Pool, cohort_id: str, task_queue: str) -> int:

@@ -48,7 +48,38 @@ def exit_code_for(err: BaseException) -> int | None:
     for kind, code in table:
         if isinstance(err, kind):
             return code
+    if _temporal_failure(err):
+        return EXIT_TEMPORAL_UNREACHABLE
+    if _postgres_failure(err):
+        return EXIT_POSTGRES_UNREACHABLE
     return None
+
+
+def _temporal_failure(err: BaseException) -> bool:
+    """An RPC to Temporal failed after the client connected (the server went away, timed out, refused)."""
+    if "temporalio.service" not in sys.modules:
+        return False
+    from temporalio.service import RPCError
+
+    return isinstance(err, RPCError)
+
+
+def _postgres_failure(err: BaseException) -> bool:
+    """Postgres failed us mid-command: the connection was lost, the server shuts down or cannot take more
+    (a full disk, too many connections), or an I/O error. Not a statement it refused: that is a bug."""
+    if "asyncpg" not in sys.modules:
+        return False
+    import asyncpg
+    from asyncpg import exceptions as pg
+
+    return isinstance(
+        err,
+        asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | pg.InsufficientResourcesError
+        | pg.OperatorInterventionError
+        | pg.PostgresSystemError,
+    )
 
 
 def one_line(err: BaseException) -> str:
@@ -56,6 +87,12 @@ def one_line(err: BaseException) -> str:
     from infra.settings import get_settings, redact_secrets
 
     text = " ".join(str(err).split()) or type(err).__name__
+    if _temporal_failure(err):
+        status = getattr(getattr(err, "status", None), "name", "")
+        text = f"Temporal failed the request ({status}): {text}" if status else f"Temporal: {text}"
+    elif _postgres_failure(err):
+        code = getattr(err, "sqlstate", None)
+        text = f"Postgres failed ({code}): {text}" if code else f"Postgres failed: {text}"
     try:
         known = get_settings().secret_values
     except Exception:  # the settings themselves are what is wrong: their message is redacted already

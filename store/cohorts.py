@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from domain.program import Program
 from domain.roster import Enrolee, RosterConference, RosterRow
+from infra.postgres import Connection
 
 
 class ParticipantRecord(BaseModel):
@@ -47,30 +48,52 @@ class CohortConflict(Exception):
 async def save_cohort(pool: asyncpg.Pool, cohort_id: str, program: Program, start_date: date) -> None:
     """Create the cohort, or accept it again unchanged (a re-run of the same launch)."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            """
-            insert into cohorts (cohort_id, program, start_date, program_json)
-            values ($1, $2, $3, $4::jsonb) on conflict (cohort_id) do nothing
-            """,
-            cohort_id,
-            program.spec.name,
-            start_date,
-            program.model_dump_json(),
+        await _insert_cohort(conn, cohort_id, program, start_date)
+
+
+async def save_roster(
+    pool: asyncpg.Pool, cohort_id: str, program: Program, start_date: date, rows: list[ParticipantRecord]
+) -> int:
+    """The cohort and its participants in one transaction: all saved, or (a Postgres failure midway, say a
+    full disk) nothing. Participants already present are left as they are; returns how many were new."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _insert_cohort(conn, cohort_id, program, start_date)
+        new = 0
+        for i in range(0, len(rows), 2000):
+            new += await _insert_participants(conn, cohort_id, rows[i : i + 2000])
+        return new
+
+
+async def _insert_cohort(conn: Connection, cohort_id: str, program: Program, start_date: date) -> None:
+    await conn.execute(
+        """
+        insert into cohorts (cohort_id, program, start_date, program_json)
+        values ($1, $2, $3, $4::jsonb) on conflict (cohort_id) do nothing
+        """,
+        cohort_id,
+        program.spec.name,
+        start_date,
+        program.model_dump_json(),
+    )
+    row = await conn.fetchrow("select program, start_date from cohorts where cohort_id = $1", cohort_id)
+    assert row is not None
+    if row["program"] != program.spec.name or row["start_date"] != start_date:
+        raise CohortConflict(
+            f"cohort {cohort_id!r} already exists with program {row['program']!r} "
+            f"starting {row['start_date']}; choose another cohort id"
         )
-        row = await conn.fetchrow("select program, start_date from cohorts where cohort_id = $1", cohort_id)
-        assert row is not None
-        if row["program"] != program.spec.name or row["start_date"] != start_date:
-            raise CohortConflict(
-                f"cohort {cohort_id!r} already exists with program {row['program']!r} "
-                f"starting {row['start_date']}; choose another cohort id"
-            )
 
 
 async def save_participants(pool: asyncpg.Pool, cohort_id: str, rows: list[ParticipantRecord]) -> int:
     """Bulk insert; rows already present are left as they are. Returns how many were new."""
+    async with pool.acquire() as conn:
+        return await _insert_participants(conn, cohort_id, rows)
+
+
+async def _insert_participants(conn: Connection, cohort_id: str, rows: list[ParticipantRecord]) -> int:
     if not rows:
         return 0
-    inserted = await pool.fetch(
+    inserted = await conn.fetch(
         """
         insert into participants (cohort_id, participant_id, name, email, timezone, send_days, send_time,
                                   personas, mentor_email, mission, conferences)
