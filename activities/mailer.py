@@ -435,11 +435,17 @@ _FQDN: str | None = None
 
 async def ehlo_name(settings: Settings) -> str:
     """What EHLO names us: MENTORFLOW_SMTP_EHLO_NAME, else this machine's fully qualified name (looked up
-    once per process). Outside the embedded stack a name a relay would refuse (localhost, no dot) raises
-    SettingsError: the worker refuses to start instead of every email being refused."""
+    once per process). Outside the embedded stack a name a relay would refuse (localhost, no dot; an
+    address literal like [192.0.2.1] may be set) raises SettingsError: the worker refuses to start
+    instead of every email being refused."""
     global _FQDN
-    if settings.smtp_ehlo_name is not None:
-        return settings.smtp_ehlo_name
+    if (named := settings.smtp_ehlo_name) is not None:
+        if not settings.embedded_smtp and not (acceptable_ehlo_name(named) or named.startswith("[")):
+            raise SettingsError(
+                f"setting MENTORFLOW_SMTP_EHLO_NAME (got {named!r}): not a fully qualified domain name a "
+                "relay accepts in EHLO (never localhost); set it to this host's public name"
+            )
+        return named
     if _FQDN is None:
         _FQDN = await asyncio.to_thread(socket.getfqdn)
     if not settings.embedded_smtp and not acceptable_ehlo_name(_FQDN):

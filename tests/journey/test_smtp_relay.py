@@ -31,7 +31,9 @@ from activities.mailer import (
     redact,
 )
 from activities.smtp_pool import SmtpPool
+from cli.errors import EXIT_INVALID
 from infra.settings import Settings, SettingsError, address_refusal, load_settings
+from tests.foundation.clirun import run_cli
 from worker.devstack import free_port
 from worker.devstack.mailsink import _StoreHandler
 from worker.main import run_worker
@@ -475,3 +477,20 @@ def test_validation_can_ask_whether_an_address_is_sendable() -> None:
     assert address_refusal(load_settings(smtp_utf8="off"), "ada@bücher.example") is None
     refusal = address_refusal(load_settings(smtp_utf8="off"), "josé@example.org")
     assert refusal is not None and "MENTORFLOW_SMTP_UTF8" in refusal
+
+
+@pytest.mark.parametrize("named", ["localhost", "localhost.localdomain", "mailhost"])
+def test_the_worker_command_refuses_a_localhost_ehlo_name_with_one_line(tmp_path: Path, named: str) -> None:
+    closed = free_port()  # if the check came too late, the worker would try to reach these
+    result = run_cli(
+        "worker",
+        cwd=tmp_path,
+        smtp_host="relay.example.org",
+        smtp_ehlo_name=named,
+        link_secret="a-real-production-secret-0123456789",
+        temporal_address=f"127.0.0.1:{closed}",
+        database_url=f"postgresql://app@127.0.0.1:{closed}/mentorflow",
+    )
+    assert result.returncode == EXIT_INVALID, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "MENTORFLOW_SMTP_EHLO_NAME" in line and "localhost" in line
