@@ -8,7 +8,7 @@ from steering.service import (
     Pending,
     Rejected,
     Steering,
-    deliver,
+    deliver_intent,
     outcome_of,
 )
 
@@ -20,6 +20,6 @@ __all__ = [
     "Pending",
     "Rejected",
     "Steering",
-    "deliver",
+    "deliver_intent",
     "outcome_of",
 ]

@@ -98,7 +98,7 @@ class Journeys:
         return self._client
 
 
-async def deliver(journeys: Journeys, intent: Intent, wait: timedelta = UPDATE_TIMEOUT) -> Outcome:
+async def deliver_intent(journeys: Journeys, intent: Intent, wait: timedelta = UPDATE_TIMEOUT) -> Outcome:
     """Send one intent as its journey's typed update."""
     client = await journeys.client()
     if client is None:
@@ -201,7 +201,7 @@ class Steering:
             elif intent.workflow_id in blocked:
                 outcome = Pending(reason="waiting for an earlier request")
             else:
-                outcome = await deliver(self.journeys, intent, self.wait)
+                outcome = await deliver_intent(self.journeys, intent, self.wait)
             if intent.status is IntentStatus.PENDING:
                 await _settle(self.pool, intent, outcome)
             if isinstance(outcome, Pending):

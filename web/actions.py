@@ -1,14 +1,17 @@
-"""What each link's form asks for: the journey updates it leads to and the participant columns it changes.
+"""The participant's link actions: what each page asks, the commands a submission leads to, what it says
+when done. One `LinkAction` per action, in `LINK_ACTIONS`; `web.app` runs the flow they share.
 
-Pure: form fields in, a `Plan` (or a `FormError` naming the field) out. The domain's command models
-check the fields; the journey's own validator decides the rest when the update arrives.
+Planning is pure: form fields in, a `Plan` (or a `FormError` naming the field) out. The domain checks the
+fields; the journey's own validator decides the rest when the command arrives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from activities.render import milestone_title, persona_title
 from domain import (
     AddConference,
     AdoptPersona,
@@ -26,6 +29,7 @@ from domain.program import Program, send_preference_problems
 from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
 from store.intents import Participant
+from web.pages import human_date, zone_name
 
 SNOOZE_DEFAULT_WEEKS = 2
 _PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded
@@ -225,11 +229,196 @@ def plan_unsubscribe() -> Plan:
     return Plan(form={}, commands=[Unsubscribe(command_id=_PLACEHOLDER_ID)])
 
 
-ACTION_TITLES = {
-    Action.MILESTONE: "Record a milestone",
-    Action.PERSONA: "Try a persona",
-    Action.SNOOZE: "Snooze emails",
-    Action.CONFERENCE: "Tell us about a conference",
-    Action.PREFERENCES: "Your preferences",
-    Action.UNSUBSCRIBE: "Unsubscribe",
+# ---- one object per link action: its page, its plan, what it says when done --------------------------
+
+_DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday"}
+_DAY_NAMES |= {"sat": "Saturday", "sun": "Sunday"}
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One request on a link: who and what it is for, and what was typed (a POST, or a form shown again
+    after a mistake)."""
+
+    claims: LinkClaims
+    participant: Participant
+    program: Program
+    url: str
+    now: datetime
+    values: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)  # checkbox groups
+    error: FormError | None = None
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(zone(self.participant.timezone)).date()
+
+    def field_error(self, name: str) -> str:
+        return self.error.message if self.error is not None and self.error.field == name else ""
+
+
+def local_day(instant: datetime, tz: str) -> str:
+    return f"{human_date(instant.astimezone(zone(tz)))} ({zone_name(tz)} time)"
+
+
+def date_span(starts_on: date, ends_on: date) -> str:
+    return (
+        human_date(starts_on) if starts_on == ends_on else f"{human_date(starts_on)} to {human_date(ends_on)}"
+    )
+
+
+def date_range(today: date, *, days: int) -> dict[str, str]:
+    """The date picker's bounds: from tomorrow (participant's calendar) to `days` ahead."""
+    return {"min": (today + timedelta(days=1)).isoformat(), "max": (today + timedelta(days=days)).isoformat()}
+
+
+class LinkAction:
+    """A link action: its page (`template` with `context`), the commands a submission leads to (`plan`)
+    and what the participant reads once it is done (`done`: the headline, then what happens next)."""
+
+    action: Action
+    title: str
+    template: str
+    done_title = "Done"
+    effective_at_once = False  # Postgres alone makes it so: "done" even while the journey catches up
+
+    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+        return {}
+
+    def plan(self, visit: Visit) -> Plan:
+        raise NotImplementedError
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        raise NotImplementedError
+
+
+class MilestoneAction(LinkAction):
+    action, title, template = Action.MILESTONE, "Record a milestone", "actions/milestone.html"
+
+    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+        return {"milestone": milestone_title(visit.program, visit.claims.args.get("milestone", ""))}
+
+    def plan(self, visit: Visit) -> Plan:
+        return plan_milestone(visit.claims)
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        name = milestone_title(visit.program, visit.claims.args.get("milestone", ""))
+        return [f"Recorded: {name}. Well done!", "Your next emails will suggest what might come next."]
+
+
+class PersonaAction(LinkAction):
+    action, title, template = Action.PERSONA, "Try a persona", "actions/persona.html"
+
+    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+        persona = visit.claims.args.get("persona", "")
+        known = {p.value: p for p in Persona}
+        return {
+            "persona": persona_title(persona),
+            "description": known[persona].description if persona in known else "",
+        }
+
+    def plan(self, visit: Visit) -> Plan:
+        return plan_persona(visit.claims, visit.participant)
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        persona = persona_title(visit.claims.args.get("persona", ""))
+        return [f"You now hold the {persona} persona.", "Your next emails will include ideas for it."]
+
+
+class SnoozeAction(LinkAction):
+    action, title, template = Action.SNOOZE, "Snooze emails", "actions/snooze.html"
+
+    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+        return {
+            "two_weeks": visit.today + timedelta(weeks=SNOOZE_DEFAULT_WEEKS),
+            "date_range": date_range(visit.today, days=366),
+        }
+
+    def plan(self, visit: Visit) -> Plan:
+        return plan_snooze(visit.values, visit.participant, visit.now)
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        if after.paused_until is None:
+            return ["Emails are snoozed."]
+        return [
+            f"We will not email you until {local_day(after.paused_until, after.timezone)}.",
+            "Then your journey picks up where it left off. To resume sooner, use the preferences "
+            "link in any of our emails.",
+        ]
+
+
+class ConferenceAction(LinkAction):
+    action, title, template = Action.CONFERENCE, "Tell us about a conference", "actions/conference.html"
+
+    def plan(self, visit: Visit) -> Plan:
+        return plan_conference(visit.values)
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        name = plan.form.get("name", "the conference")
+        span = date_span(date.fromisoformat(plan.form["starts_on"]), date.fromisoformat(plan.form["ends_on"]))
+        return [f"Thanks! We'll help you get ready for {name} ({span})."]
+
+
+class PreferencesAction(LinkAction):
+    action, title, template = Action.PREFERENCES, "Your preferences", "actions/preferences.html"
+
+    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+        p = visit.participant
+        snoozed = p.paused_until is not None and p.paused_until > visit.now
+        posted = bool(visit.values)
+        return {
+            "timezone": p.timezone,
+            "send_time": f"{p.send_time:%H:%M}",
+            "send_days": visit.lists.get("send_days", []) if posted else p.send_days,
+            "personas": visit.lists.get("personas", []) if posted else p.personas,
+            "day_options": [(d, _DAY_NAMES[d][:3]) for d in WEEKDAYS],
+            "persona_options": [(x.value, x.title) for x in Persona],
+            "snoozed_until": local_day(p.paused_until, p.timezone) if snoozed and p.paused_until else "",
+            "date_range": date_range(visit.today, days=366),
+            "conferences": [
+                {"name": c.name, "hashtag": c.hashtag, "span": date_span(c.starts_on, c.ends_on)}
+                for c in told
+            ],
+        }
+
+    def plan(self, visit: Visit) -> Plan:
+        days, personas = visit.lists.get("send_days", []), visit.lists.get("personas", [])
+        return plan_preferences(visit.values, days, personas, visit.participant, visit.program, visit.now)
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        days = [_DAY_NAMES[d] for d in after.send_days]
+        listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+        lines = [
+            "Your preferences are saved.",
+            f"Emails arrive on {listed} at {after.send_time:%H:%M}, {zone_name(after.timezone)} time.",
+        ]
+        if after.paused_until is not None and after.paused_until > visit.now:
+            lines.append(f"We will not email you until {local_day(after.paused_until, after.timezone)}.")
+        return lines
+
+
+class UnsubscribeAction(LinkAction):
+    action, title, template = Action.UNSUBSCRIBE, "Unsubscribe", "actions/unsubscribe.html"
+    done_title = "You are unsubscribed"
+    effective_at_once = True  # the sender re-checks participants.unsubscribed_at before every email
+
+    def plan(self, visit: Visit) -> Plan:
+        # Whatever the body (RFC 8058's `List-Unsubscribe=One-Click` or our button): unsubscribe.
+        return plan_unsubscribe()
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        return ["You are unsubscribed. You will get no more emails from this program."]
+
+
+# Adding a link action: its `Action` (infra/links.py, which signs it) and one object here.
+LINK_ACTIONS: dict[Action, LinkAction] = {
+    a.action: a
+    for a in (
+        MilestoneAction(),
+        PersonaAction(),
+        SnoozeAction(),
+        ConferenceAction(),
+        PreferencesAction(),
+        UnsubscribeAction(),
+    )
 }

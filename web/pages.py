@@ -1,16 +1,19 @@
-"""The participant pages: plain, accessible HTML with inline CSS and no external assets.
+"""The participant pages: plain, accessible HTML with inline CSS and no external assets, rendered from the
+Jinja templates in web/templates/ (base.html, the field macros, one page per link action).
 
 Every page has `lang`, a viewport for phones, one h1, labelled fields and a visible focus ring. Every
-value shown is escaped here, in one place.
+value shown is escaped by the templates' autoescaping.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from html import escape
+from typing import Any
 from zoneinfo import available_timezones
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from domain.timing import zone
@@ -57,41 +60,8 @@ SECURITY_HEADERS = {
 }
 
 
-def e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def page(title: str, body: str, *, status: int = 200, program: str = "mentorflow") -> HTMLResponse:
-    html = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<title>{e(title)} · {e(program)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<h1>{e(title)}</h1>
-{body}
-</main>
-<footer>{e(program)} · mentorship for clinicians on professional social media</footer>
-</body>
-</html>
-"""
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-
-
-def paragraph(text: str, cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<p{attr}>{e(text)}</p>"
-
-
-def error_box(message: str, field: str = "") -> str:
-    """A summary at the top of the page; with a field, a link that moves to it."""
-    text = f'<a href="#{e(field)}">{e(message)}</a>' if field else e(message)
-    return f'<div class="error" role="alert"><p>{text}</p></div>'
+def _listed(value: str) -> bool:
+    return value in {z for _, options in _zone_groups(datetime.now(UTC).date()) for z, _ in options}
 
 
 def human_date(day: date | datetime) -> str:
@@ -102,50 +72,6 @@ def human_date(day: date | datetime) -> str:
 def zone_name(tz: str) -> str:
     """`America/New_York` -> `New York`: the place a participant recognises."""
     return tz.rsplit("/", 1)[-1].replace("_", " ")
-
-
-def _attrs(attrs: dict[str, str] | None) -> str:
-    return "".join(f' {e(k)}="{e(v)}"' for k, v in (attrs or {}).items())
-
-
-def _described(name: str, hint: str, error: str) -> tuple[str, str]:
-    """The hint and error paragraphs under a label, and the input's aria attributes pointing at them."""
-    ids = []
-    html = ""
-    if hint:
-        ids.append(f"{name}-hint")
-        html += f'<p class="hint" id="{e(name)}-hint">{e(hint)}</p>'
-    if error:
-        ids.append(f"{name}-error")
-        html += f'<p class="field-error" id="{e(name)}-error">{e(error)}</p>'
-    aria = f' aria-describedby="{e(" ".join(ids))}"' if ids else ""
-    if error:
-        aria += ' aria-invalid="true" autofocus'
-    return html, aria
-
-
-def form(action_url: str, fields: str, submit: str) -> str:
-    button = f'<button type="submit">{e(submit)}</button>'
-    return f'<form method="post" action="{e(action_url)}">{fields}{button}</form>'
-
-
-def text_input(
-    name: str,
-    label: str,
-    value: str = "",
-    *,
-    kind: str = "text",
-    hint: str = "",
-    required: bool = False,
-    error: str = "",
-    attrs: dict[str, str] | None = None,
-) -> str:
-    described_html, aria = _described(name, hint, error)
-    req = " required" if required else ""
-    return (
-        f'<label for="{e(name)}">{e(label)}</label>{described_html}'
-        f'<input type="{kind}" id="{e(name)}" name="{e(name)}" value="{e(value)}"{aria}{req}{_attrs(attrs)}>'
-    )
 
 
 # Regions of the IANA database a person lives in; the rest are aliases and legacy names (US/*, Etc/*).
@@ -171,39 +97,43 @@ def _zone_groups(today: date) -> tuple[tuple[str, tuple[tuple[str, str], ...]], 
     return tuple(groups)
 
 
-def timezone_select(
-    name: str,
-    label: str,
-    value: str,
-    *,
-    hint: str = "",
-    error: str = "",
-    blank: str = "",
-) -> str:
-    """A list of time zones grouped by region, cities by name: typing a city's first letters finds it.
+# Templates ship inside the package (web/templates/); autoescaping escapes every value shown, in one place.
+_ENV = Environment(
+    loader=PackageLoader("web", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.globals.update(
+    css=Markup(_CSS),
+    zone_groups=lambda: _zone_groups(datetime.now(UTC).date()),
+    is_listed_zone=_listed,
+    error=None,
+    repeated=False,
+    body="",
+)
+_ENV.filters["human_date"] = human_date
+_MACROS: Any = _ENV.get_template("macros.html").module  # the macros, callable from Python
 
-    `blank` adds a first, empty choice with that text (e.g. "Same as mine"); a current value that is
-    not in the list (an alias such as `US/Eastern`) is kept as a choice of its own.
-    """
-    described_html, aria = _described(name, hint, error)
-    groups = _zone_groups(datetime.now(UTC).date())
-    known = {z for _, options in groups for z, _ in options}
-    html = f'<label for="{e(name)}">{e(label)}</label>{described_html}'
-    html += f'<select id="{e(name)}" name="{e(name)}"{aria}>'
-    if blank:
-        html += f'<option value=""{" selected" if not value else ""}>{e(blank)}</option>'
-    if value and value not in known:
-        html += f'<option value="{e(value)}" selected>{e(value)}</option>'
-    for region, options in groups:
-        html += (
-            f'<optgroup label="{e(region)}">'
-            + "".join(
-                f'<option value="{e(z)}"{" selected" if z == value else ""}>{e(text)}</option>'
-                for z, text in options
-            )
-            + "</optgroup>"
-        )
-    return html + "</select>"
+
+def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _ENV.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def page(title: str, body: str, *, status: int = 200, program: str = "mentorflow") -> HTMLResponse:
+    """A page around HTML built from the helpers below (already escaped)."""
+    return render("message.html", status=status, title=title, program=program, lines=[], body=Markup(body))
+
+
+def paragraph(text: str, cls: str = "") -> str:
+    return str(Markup('<p class="{}">{}</p>' if cls else "<p>{1}</p>").format(cls, text))
+
+
+def form(action_url: str, fields: str, submit: str) -> str:
+    caller = lambda: Markup(fields)  # noqa: E731 - the macro's `caller()`
+    return str(_MACROS.form(action_url, submit, caller=caller))
 
 
 def checkboxes(
@@ -214,21 +144,14 @@ def checkboxes(
     hint: str = "",
     error: str = "",
 ) -> str:
-    """A fieldset of checkboxes; the first box has the group's name as id (error links land on it)."""
-    described_html, aria = _described(name, hint, error)
-    boxes = ""
-    for i, (value, label) in enumerate(options):
-        first = f' id="{e(name)}"{aria}' if i == 0 else ""
-        tick = " checked" if value in checked else ""
-        box = f'<input type="checkbox" name="{e(name)}" value="{e(value)}"{first}{tick}>'
-        boxes += f"<label>{box} {e(label)}</label>"
-    return f"<fieldset><legend>{e(legend)}</legend>{described_html}{boxes}</fieldset>"
+    return str(_MACROS.checkboxes(name, legend, options, checked, hint=hint, error=error))
 
 
 def link_error(status: int, message: str) -> HTMLResponse:
     title = "This link has expired" if status == 410 else "This link does not work"
-    body = paragraph(message) + paragraph(
+    lines = [
+        message,
         "Nothing was changed. Use the links in your most recent email from the program, "
-        "or reply to that email and your mentor will help."
-    )
-    return page(title, body, status=status)
+        "or reply to that email and your mentor will help.",
+    ]
+    return render("message.html", status=status, title=title, program="mentorflow", lines=lines)
