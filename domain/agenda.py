@@ -41,7 +41,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_STEPS = 20_000
 
 
-class Action(IntEnum):
+class DueKind(IntEnum):
     """What falls due; the value breaks ties between items due at the same instant."""
 
     RESUME = 0
@@ -56,7 +56,7 @@ class Action(IntEnum):
 
 class Due(NamedTuple):  # not a frozen dataclass: several are built per wake-up, and tuples build faster
     at: datetime
-    action: Action
+    action: DueKind
     key: str  # unique within the journey: event ids derive from it
     nudge: NudgeSpec | None = None
     conference_id: str | None = None
@@ -260,7 +260,7 @@ def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
     if not candidates:
         return None
     slot, _, nudge, key = min(candidates, key=lambda c: (c[0], c[1]))
-    return Due(at=slot, action=Action.SEND, key=key, nudge=nudge)
+    return Due(at=slot, action=DueKind.SEND, key=key, nudge=nudge)
 
 
 def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
@@ -270,7 +270,7 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
     assert state.clock is not None and state.ends_at is not None and state.last_activity is not None
     candidates: list[Due] = []
     if state.paused_until is not None:
-        candidates.append(Due(state.paused_until, Action.RESUME, f"resume:{state.paused_until.isoformat()}"))
+        candidates.append(Due(state.paused_until, DueKind.RESUME, f"resume:{state.paused_until.isoformat()}"))
     if state.ended_early_at is not None:
         # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
         # a burst under way stops too.
@@ -281,7 +281,7 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
     if state.paused_until is None and state.dormant_since is None and not planned_burst:
         detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
         if detect < state.ends_at:
-            candidates.append(Due(detect, Action.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
+            candidates.append(Due(detect, DueKind.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
     for conf in state.conferences:
         if conf.ended:
             continue
@@ -292,20 +292,20 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
                 prep = _prep_instant(state, program, conf)
                 if prep is not None:
                     nudge = program.special(NudgeKind.BURST_PREP)
-                    candidates.append(Due(prep, Action.BURST_PREP, f"burst_prep:{cid}", nudge, cid))
+                    candidates.append(Due(prep, DueKind.BURST_PREP, f"burst_prep:{cid}", nudge, cid))
             start = start_of_local_day(conf.starts_on, tz)
-            candidates.append(Due(start, Action.BURST_START, f"burst_start:{cid}", conference_id=cid))
+            candidates.append(Due(start, DueKind.BURST_START, f"burst_start:{cid}", conference_id=cid))
             continue
         daily = _next_daily(state, program, conf)
         if daily is not None:
             key = f"burst_daily:{cid}:{local_date(daily, tz).isoformat()}"
             candidates.append(
-                Due(daily, Action.BURST_DAILY, key, program.special(NudgeKind.BURST_DAILY), cid)
+                Due(daily, DueKind.BURST_DAILY, key, program.special(NudgeKind.BURST_DAILY), cid)
             )
         end = start_of_local_day(conf.ends_on + timedelta(days=1), tz)
         recap = _slot(state, program, end, inclusive=True) or end
         nudge = program.special(NudgeKind.BURST_RECAP)
-        candidates.append(Due(recap, Action.BURST_END, f"burst_recap:{cid}", nudge, cid))
+        candidates.append(Due(recap, DueKind.BURST_END, f"burst_recap:{cid}", nudge, cid))
     if state.paused_until is None and not state.in_burst:
         cadence = _cadence(state, program)
         if cadence is not None:
@@ -321,7 +321,7 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
 def _recap(state: JourneyState, program: ProgramSpec) -> Due:
     assert state.ends_at is not None
     end_slot = program_end_slot(state, program) or state.ends_at
-    return Due(end_slot, Action.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))
+    return Due(end_slot, DueKind.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))
 
 
 def _earliest(candidates: list[Due], clock: datetime) -> Due:
@@ -362,19 +362,19 @@ def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
     paused = state.paused_until is not None
     at = due.at
     match due.action:
-        case Action.RESUME:
+        case DueKind.RESUME:
             return [
                 DormancyEnded(id=f"{prefix}/0", at=at, kind="planned"),
                 Resumed(id=f"{prefix}/1", at=at, reason="until"),
             ]
-        case Action.DETECT_DORMANCY:
+        case DueKind.DETECT_DORMANCY:
             return [DormancyStarted(id=f"{prefix}/0", at=at, kind="detected")]
-        case Action.BURST_START:
+        case DueKind.BURST_START:
             assert due.conference_id is not None
             return [BurstStarted(id=f"{prefix}/0", at=at, conference_id=due.conference_id)]
-        case Action.BURST_PREP:
+        case DueKind.BURST_PREP:
             return [_skip(due, f"{prefix}/0", "paused") if paused else _send(state, due, f"{prefix}/0")]
-        case Action.BURST_DAILY:
+        case DueKind.BURST_DAILY:
             assert due.conference_id is not None
             conf = state.conference(due.conference_id)
             assert conf is not None
@@ -385,17 +385,17 @@ def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
             if sent_today >= program.schedule.burst_daily_cap:
                 return [_skip(due, f"{prefix}/0", "burst_daily_cap")]
             return [_send(state, due, f"{prefix}/0")]
-        case Action.BURST_END:
+        case DueKind.BURST_END:
             assert due.conference_id is not None
             ended = BurstEnded(id=f"{prefix}/0", at=at, conference_id=due.conference_id)
             return [
                 ended,
                 _skip(due, f"{prefix}/1", "paused") if paused else _send(state, due, f"{prefix}/1"),
             ]
-        case Action.SEND:
+        case DueKind.SEND:
             assert due.nudge is not None
             return [_send(state, due, f"{prefix}/0", due.nudge.persona)]
-        case Action.PROGRAM_END:
+        case DueKind.PROGRAM_END:
             recap = _skip(due, f"{prefix}/0", "paused") if paused else _send(state, due, f"{prefix}/0")
             return [recap, Completed(id=f"{prefix}/1", at=at)]
 
