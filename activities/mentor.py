@@ -83,6 +83,8 @@ class MentorActivities:
         mentor = await store.get_mentor(self._deps.pool, data.cohort_id, data.mentor_id)
         if mentor is None:
             return NextMentorSlot()
+        if await store.all_mentees_ended(self._deps.pool, mentor):
+            return NextMentorSlot(ended=True)
         program = await self._program(data.cohort_id)
         return NextMentorSlot(at=next_mentor_slot(data.slot, prefs_of(mentor), program.spec))
 

@@ -285,6 +285,21 @@ async def claim(
     return row
 
 
+async def all_mentees_ended(pool: asyncpg.Pool, mentor: Mentor) -> bool:
+    """Every mentee's journey completed or unsubscribed (a journey not yet begun has not ended)."""
+    ended: bool = await pool.fetchval(
+        """
+        select count(*) > 0 and bool_and(coalesce(s.mode = any($3::text[]), false))
+        from participants p left join journey_status s using (cohort_id, participant_id)
+        where p.cohort_id = $1 and lower(p.mentor_email) = $2
+        """,
+        mentor.cohort_id,
+        mentor.email,
+        sorted(FINISHED),
+    )
+    return ended
+
+
 async def handover(pool: asyncpg.Pool, workflow_id: str, key: str) -> bool:
     """The point of no return, recorded only if no other attempt settled or crossed it meanwhile."""
     crossed = await pool.fetchval(

@@ -265,7 +265,8 @@ class MentorSlotInput(BaseModel):
 
 
 class NextMentorSlot(BaseModel):
-    at: datetime | None = None  # None: the mentor gets nothing any more (unsubscribed, or both off)
+    at: datetime | None = None  # None: nothing planned (unsubscribed, or both off): look again later
+    ended: bool = False  # every mentee's journey has ended (completed or unsubscribed): the workflow ends
 
 
 class MentorSlotResult(BaseModel):

@@ -68,6 +68,13 @@ class MentorWorkflow:
                     retry_policy=_RETRY,
                     summary="next mentor slot",
                 )
+                if nxt.ended:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.set_current_details(
+                        f"**Mentor** `{data.mentor_id}` in cohort `{data.cohort_id}`: every mentee's journey "
+                        "has ended"
+                    )
+                    return data.model_copy(update={"slots_done": done})
                 if nxt.at is None:
                     await self._wait(_IDLE, "nothing planned: look again in a week")
                     continue

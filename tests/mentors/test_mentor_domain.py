@@ -10,6 +10,7 @@ import asyncpg
 
 from activities.deps import ActivityDeps
 from activities.mentor import MentorActivities
+from domain import Unsubscribe
 from domain.mentor import MenteeNews, MentorPrefs, next_mentor_slot, prompt_due, suggestion
 from domain.timing import local_datetime
 from infra.settings import Settings
@@ -110,3 +111,35 @@ async def test_a_mentor_email_dropped_after_data_is_uncertain_and_never_sent_twi
     assert outcomes[0] == "uncertain" and outcomes[1:] == ["uncertain", "uncertain"]
     row = await db_pool.fetchrow("select status, handed_over_at from mentor_ledger")
     assert row is not None and row["status"] == "uncertain" and row["handed_over_at"] is not None
+
+
+async def test_a_mentor_whose_mentees_all_ended_has_no_next_slot(
+    db_pool: asyncpg.Pool, settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    start = monday_weeks_ago(2, now)
+    program = small_program()
+    await save(db_pool, "end1", program, start, [("p1", "lee@mentors.org"), ("p2", "lee@mentors.org")])
+    await run_journey(
+        db_pool, "end1", "p1", program, start, now, [(now - timedelta(days=1), Unsubscribe(command_id="x"))]
+    )
+    await run_journey(db_pool, "end1", "p2", program, start, now)
+    await sync_mentors(db_pool, "end1")
+    mentor_id = mentor_id_for("lee@mentors.org")
+    activities = MentorActivities(ActivityDeps(settings=settings, pool=db_pool))
+    ask = MentorSlotInput(
+        workflow_id=mentor_workflow_id("end1", mentor_id), cohort_id="end1", mentor_id=mentor_id, slot=now
+    )
+    still = await activities.next_slot(ask)
+    assert not still.ended and still.at is not None and still.at > now
+    await run_journey(
+        db_pool,
+        "end1",
+        "p2",
+        program,
+        start,
+        now + timedelta(minutes=1),
+        [(now + timedelta(minutes=1), Unsubscribe(command_id="y"))],
+    )
+    ended = await activities.next_slot(ask)
+    assert ended.ended and ended.at is None

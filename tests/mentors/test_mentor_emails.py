@@ -6,9 +6,11 @@ the mentor's local time (milestones, quiet mentees, one suggestion), nothing whe
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email
 import email.policy
+import re
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -179,5 +181,15 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
         assert await pool.fetchval("select unsubscribed_at is not null from mentors where email = $1", MENTOR)
         await env.sleep(timedelta(days=8))
         assert len(_mails(mail_sink)) == 2
+        # Ids only in Temporal: no name or address of the mentor or the mentees in the history.
+        raw = (await handle.fetch_history()).to_json()
+        # Payloads are base64 in the JSON: read them decoded too.
+        decoded = [
+            base64.b64decode(d).decode("utf-8", "replace") for d in re.findall(r'"data": ?"([^"]+)"', raw)
+        ]
+        assert any(mentor_id in d for d in decoded)  # the ids are there, readable
+        history = raw + "".join(decoded)
+        for secret in (MENTOR, "Amara", "Ñandú", "amara@example.org", "lee <"):
+            assert secret not in history, secret
         await handle.terminate("test over")
     await pool.close()

@@ -110,6 +110,7 @@ async def ledger(
         values ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::text, $2 || '@test', $9,
                 case when $8::text = 'sent' then $7::timestamptz end,
                 coalesce($10::timestamptz, $7::timestamptz))
+        on conflict (workflow_id, nudge_key) do nothing
         """,
         journey_id(cohort, pid),
         key,
