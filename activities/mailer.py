@@ -377,8 +377,9 @@ async def open_connection(settings: Settings) -> aiosmtplib.SMTP:
     context = None
     if settings.smtp_security != "none":
         context = await asyncio.to_thread(tls_context, settings.smtp_ca_file)
-    sock = await _tcp_connect(host, port, within=settings.smtp_connect_timeout_seconds)
+    local_hostname = await ehlo_name(settings)
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    sock = await _tcp_connect(host, port, within=settings.smtp_connect_timeout_seconds)
     conn = aiosmtplib.SMTP(
         hostname=server_name,  # with `sock`, only the name the certificate must carry
         sock=sock,
@@ -386,7 +387,7 @@ async def open_connection(settings: Settings) -> aiosmtplib.SMTP:
         start_tls=False,  # below, explicitly, so a relay that does not offer it is an error
         timeout=settings.smtp_mail_timeout_seconds,
         tls_context=context,
-        local_hostname=await ehlo_name(settings),
+        local_hostname=local_hostname,
     )
     try:
         await conn.connect(timeout=settings.smtp_greeting_timeout_seconds)
