@@ -297,7 +297,10 @@ async def test_a_relay_unusable_as_configured_is_an_error_and_a_metric_naming_th
         await env.run(activities._send, _input())
     [record] = [r for r in caplog.records if r.getMessage().startswith("smtp configuration error")]
     assert record.levelno == logging.ERROR and "MENTORFLOW_SMTP_SECURITY" in repr(vars(record))
-    assert (await _ledger(db_pool))["status"] == "sending" and mail_sink.messages() == []
+    row = await _ledger(db_pool)
+    # The row waits, saying why and which setting fixes it (`mail list --stuck`).
+    assert row["status"] == "sending" and "MENTORFLOW_SMTP_SECURITY" in row["error"]
+    assert mail_sink.messages() == []
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     assert re.search(r"^mentorflow_smtp_config_errors(_total)?(\{[^}]*\})? 1$", metrics, re.M), metrics
