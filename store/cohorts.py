@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time
+from datetime import date, time
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -138,47 +138,3 @@ async def read_enrolees(
         limit,
     )
     return [Enrolee.model_validate({**row, "conferences": json.loads(row["conferences"])}) for row in rows]
-
-
-async def mark_unsubscribed(pool: asyncpg.Pool, cohort_id: str, participant_id: str) -> None:
-    """The participant's (or staff's) word first: senders re-check this before every email."""
-    await pool.execute(
-        "update participants set unsubscribed_at = coalesce(unsubscribed_at, now()) "
-        "where cohort_id = $1 and participant_id = $2",
-        cohort_id,
-        participant_id,
-    )
-
-
-async def mark_paused(
-    pool: asyncpg.Pool, cohort_id: str, participant_id: str, until: datetime | None
-) -> None:
-    await pool.execute(
-        "update participants set paused_until = $3 where cohort_id = $1 and participant_id = $2",
-        cohort_id,
-        participant_id,
-        until,
-    )
-
-
-async def save_schedule(
-    pool: asyncpg.Pool,
-    cohort_id: str,
-    participant_id: str,
-    timezone: str | None,
-    send_days: list[str] | None,
-    send_time: time | None,
-) -> None:
-    """Staff changed the send preferences: the participant's columns first (None keeps a column)."""
-    await pool.execute(
-        """
-        update participants set timezone = coalesce($3, timezone), send_days = coalesce($4, send_days),
-                                send_time = coalesce($5, send_time)
-        where cohort_id = $1 and participant_id = $2
-        """,
-        cohort_id,
-        participant_id,
-        timezone,
-        send_days,
-        send_time,
-    )

@@ -1,9 +1,10 @@
 """The participant web app (Starlette): `/a/{action}/{token}` from every email.
 
-GET and HEAD only show a confirmation page (mail scanners fetch every link); POST acts: Postgres first
-(the intent and the participant's columns), then the journey update. The one exception to "show first" is
-RFC 8058 one-click unsubscribe, which is a POST anyway: 200, no cookie, no redirect, effective even if the
-journey has ended (the sender re-checks `participants.unsubscribed_at`).
+GET and HEAD only show a confirmation page (mail scanners fetch every link); POST acts through the
+steering service: the intent (and what the sender re-checks) in Postgres first, then the journey update.
+The one exception to "show first" is RFC 8058 one-click unsubscribe, which is a POST anyway: 200, no
+cookie, no redirect, effective even if the journey has ended (the sender re-checks
+`participants.unsubscribed_at`).
 """
 
 from __future__ import annotations
