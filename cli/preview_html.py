@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from html import escape
 
+from cli.html_style import _CSS
 from domain.preview import NO_PERSONA, Band, Email, Preview
 
 # Persona colours (and the program's own emails in grey); band colours.
@@ -19,16 +20,6 @@ COLOURS = {
 BAND_COLOURS = {"burst": "#f6c85f", "planned": "#8fd1e8", "detected": "#d3d3d3"}
 # Beyond this many participants the schedule table lists the first ones (the chart counts everybody).
 MAX_TABLE_ROWS = 500
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
-.meta{color:#555;font-size:13px}.legend span{display:inline-block;margin-right:14px;font-size:12px}
-.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}
-table{border-collapse:collapse;font-size:12px}
-td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
-th{background:#fafafa;position:sticky;top:0}td.n{text-align:right}svg text{font-size:10px;fill:#555}
-"""
 
 
 def _x(at: datetime, start: datetime, span: float, width: float) -> float:

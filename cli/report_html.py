@@ -7,7 +7,7 @@ import csv
 import io
 from html import escape
 
-from cli.preview_html import _CSS
+from cli.html_style import _CSS
 from store.cohort_report import CohortReport, ParticipantLine, WeekRow
 
 MODE_COLOURS = {

@@ -11,8 +11,6 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
-from domain.program import ProgramSpec
-
 # Modes in the order staff read them; a mode the journey gains later is listed after these.
 MODE_ORDER = ("active", "slowed", "quiet", "dormant", "burst", "paused", "unsubscribed", "completed")
 FINISHED = frozenset({"unsubscribed", "completed"})
@@ -142,19 +140,22 @@ _WEEK_CLICKS = f"""
     from journey_events
     where {_CLICK_WHERE} and at >= $2 and at < $3 and type = any($4::text[]) group by 1, 2
 """
-# The mode at a week's end is the last change before it: a change at `at`, superseded at `until`, is the
-# mode at the end of every week from the one holding `at` to the last one ending at or before `until`.
+# The mode at a week's end is the last change before it. A change at `at`, superseded at `until`, counts
+# +1 for its mode from the week holding `at` and -1 from the week holding `until`: per (week, mode) deltas
+# summed in order give the count at every week's end (weeks without a change carry the last count).
 _WEEK_MODES = """
     with changes as (
         select mode, at, lead(at) over (partition by participant_id order by at, seq) as until
         from journey_modes where cohort_id = $1
+    ), deltas as (
+        select date_trunc('week', at, 'UTC') as wk, mode, 1 as d from changes
+        union all
+        select date_trunc('week', until, 'UTC'), mode, -1 from changes where until is not null
+    ), per_week as (
+        select wk, mode, sum(d)::int as d from deltas group by 1, 2
     )
-    select wk::date as week, mode, count(*) as n
-    from changes,
-         generate_series(greatest(date_trunc('week', at, 'UTC'), $2),
-                         least(coalesce(date_trunc('week', until, 'UTC') - interval '7 days', $3), $3),
-                         interval '1 week') as wk
-    group by 1, 2
+    select wk::date as week, mode, (sum(d) over (partition by mode order by wk))::int as n
+    from per_week where wk <= $2 order by mode, wk
 """
 _BAD_SENDS = """
     select participant_id, nudge_id, status, scheduled_at, updated_at, error from send_ledger
@@ -175,7 +176,9 @@ async def cohort_report(
 ) -> CohortReport | None:
     """The cohort's report as of `now`; weeks from `since` (default: the cohort's start). None: no cohort."""
     cohort = await pool.fetchrow(
-        "select program, start_date, program_json -> 'spec' as spec from cohorts where cohort_id = $1",
+        # Milestones in program order, read as stored (importing the domain costs this command more).
+        "select program, start_date, program_json -> 'spec' -> 'milestones' as milestones from cohorts "
+        "where cohort_id = $1",
         cohort_id,
     )
     if cohort is None:
@@ -211,7 +214,7 @@ async def cohort_report(
         fetch(_FIRST_SEEN),
         fetch(_WEEK_EMAILS, lo, end),
         fetch(_WEEK_CLICKS, lo, end, list(CLICK_KINDS)),
-        fetch(_WEEK_MODES, lo, hi),
+        fetch(_WEEK_MODES, hi),
         fetch(_BAD_SENDS, lo, now - STUCK_AFTER),
         fetch(_UNSUBSCRIBED, now - timedelta(days=7)),
         fetch(_AMPLIFIED),
@@ -223,8 +226,9 @@ async def cohort_report(
     sent_by = {r["participant_id"]: r["n"] for r in sent}
     click_by = {r["participant_id"]: r["at"] for r in clicks}
     amplified_by = {r["participant_id"]: r["n"] for r in amplified}
+    # Thousands of rows straight from Postgres's typed columns: built without validation.
     lines = [
-        ParticipantLine(
+        ParticipantLine.model_construct(
             participant_id=r["participant_id"],
             name=r["name"],
             email=r["email"],
@@ -238,7 +242,7 @@ async def cohort_report(
         )
         for r in people
     ]
-    spec = ProgramSpec.model_validate(json.loads(cohort["spec"])) if cohort["spec"] else None
+    program_milestones = json.loads(cohort["milestones"]) if cohort["milestones"] else []
     weeks = _weeks(first, last, w_emails, w_clicks, w_modes)
     for r in w_amplified:
         for w in weeks:
@@ -255,7 +259,7 @@ async def cohort_report(
         quiet_weeks=quiet_weeks,
         participants=len(lines),
         modes=_mode_order({m for w in weeks for m in w.modes} | {p.mode for p in lines if p.mode}),
-        funnel=_funnel(spec, lines) if spec else [],
+        funnel=_funnel(program_milestones, lines),
         weeks=weeks,
         attention=_attention(lines, seen_at, unsubscribed, bad, now, quiet_weeks),
         people=lines,
@@ -266,7 +270,7 @@ def _mode_order(modes: set[str]) -> list[str]:
     return [m for m in MODE_ORDER if m in modes] + sorted(modes - set(MODE_ORDER))
 
 
-def _funnel(spec: ProgramSpec, lines: list[ParticipantLine]) -> list[PersonaFunnel]:
+def _funnel(milestones: list[dict[str, str]], lines: list[ParticipantLine]) -> list[PersonaFunnel]:
     reached: dict[str, int] = {}
     holders: dict[str, int] = {}
     for line in lines:
@@ -275,10 +279,12 @@ def _funnel(spec: ProgramSpec, lines: list[ParticipantLine]) -> list[PersonaFunn
         for p in line.personas:
             holders[p] = holders.get(p, 0) + 1
     funnels: dict[str, PersonaFunnel] = {}
-    for m in spec.milestones:
-        persona = m.persona.value
+    for m in milestones:
+        persona = m["persona"]
         funnel = funnels.setdefault(persona, PersonaFunnel(persona=persona, holders=holders.get(persona, 0)))
-        funnel.steps.append(FunnelStep(milestone_id=m.id, title=m.title, reached=reached.get(m.id, 0)))
+        funnel.steps.append(
+            FunnelStep(milestone_id=m["id"], title=m["title"], reached=reached.get(m["id"], 0))
+        )
     return list(funnels.values())
 
 
@@ -302,9 +308,18 @@ def _weeks(
             kind = CLICK_KINDS[r["type"]]
             row = rows[r["week"]]
             row.clicks[kind] = row.clicks.get(kind, 0) + r["n"]
+    # Cumulative counts per mode at the weeks something changed: carried to the weeks in between.
+    by_mode: dict[str, list[tuple[date, int]]] = {}
     for r in modes:
-        if r["week"] in rows:
-            rows[r["week"]].modes[r["mode"]] = r["n"]
+        by_mode.setdefault(r["mode"], []).append((r["week"], r["n"]))
+    for mode, points in by_mode.items():
+        i, n = 0, 0
+        for day, row in rows.items():
+            while i < len(points) and points[i][0] <= day:
+                n = points[i][1]
+                i += 1
+            if n:
+                row.modes[mode] = n
     return list(rows.values())
 
 
@@ -329,7 +344,7 @@ def _attention(
             silent.add(line.participant_id)
             what = f"last click {since:%Y-%m-%d}" if line.last_click else "no click since the journey began"
             out.append(
-                Attention(
+                Attention.model_construct(
                     kind="silent",
                     who=line.participant_id,
                     detail=f"no click for {(now - since).days // 7} weeks ({what})",
