@@ -37,17 +37,29 @@ _COLUMNS = """id, cohort_id, participant_id, nudge_id, status, attempts, claimed
 
 
 async def count_stuck(pool: asyncpg.Pool, older_than: timedelta = STUCK_AFTER) -> int:
-    """Rows first claimed over `older_than` ago and still in flight (every retry refreshes updated_at)."""
+    """Rows first claimed over `older_than` ago and still in flight (every retry refreshes updated_at);
+    mentors' emails (`mentor_ledger`) included."""
     n = await pool.fetchval(
-        "select count(*) from send_ledger where status = 'sending' and claimed_at < now() - $1::interval",
+        """
+        select (select count(*) from send_ledger
+                where status = 'sending' and claimed_at < now() - $1::interval)
+             + (select count(*) from mentor_ledger
+                where status = 'sending' and claimed_at < now() - $1::interval)
+        """,
         older_than,
     )
     return int(n)
 
 
 async def count_uncertain(pool: asyncpg.Pool) -> int:
-    """Rows handed over with no reply, waiting for staff (`mentorflow mail resolve|resend`)."""
-    return int(await pool.fetchval("select count(*) from send_ledger where status = 'uncertain'"))
+    """Rows handed over with no reply, waiting for staff (`mentorflow mail resolve|resend`); mentors'
+    emails included (`mentorflow mentor show` lists them)."""
+    return int(
+        await pool.fetchval(
+            "select (select count(*) from send_ledger where status = 'uncertain')"
+            " + (select count(*) from mentor_ledger where status = 'uncertain')"
+        )
+    )
 
 
 async def stuck_rows(

@@ -14,6 +14,7 @@ from domain import Unsubscribe
 from domain.mentor import MenteeNews, MentorPrefs, next_mentor_slot, prompt_due, suggestion
 from domain.timing import local_datetime
 from infra.settings import Settings
+from store.ledger import count_stuck, count_uncertain
 from store.mentors import mentor_id_for, sync_mentors
 from tests.domain.small_program import SMALL, small_program
 from tests.journey.test_send_handover import FaultySmtp, _drop, relay  # noqa: F401 - its fixture
@@ -111,6 +112,11 @@ async def test_a_mentor_email_dropped_after_data_is_uncertain_and_never_sent_twi
     assert outcomes[0] == "uncertain" and outcomes[1:] == ["uncertain", "uncertain"]
     row = await db_pool.fetchrow("select status, handed_over_at from mentor_ledger")
     assert row is not None and row["status"] == "uncertain" and row["handed_over_at"] is not None
+    assert await count_uncertain(db_pool) == 1  # the worker's gauge (and its alert) sees mentors' emails too
+    await db_pool.execute(
+        "update mentor_ledger set status = 'sending', claimed_at = now() - interval '1 hour'"
+    )
+    assert await count_stuck(db_pool) == 1
 
 
 async def test_a_mentor_whose_mentees_all_ended_has_no_next_slot(
