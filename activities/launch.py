@@ -38,10 +38,20 @@ from workflows.contract import (
 START_CONCURRENCY = 16
 
 
-def journey_input(cohort_id: str, row: Enrolee, program: ProgramSpec, start_date: date) -> JourneyInput:
+def journey_input(
+    cohort_id: str,
+    row: Enrolee,
+    program: ProgramSpec,
+    start_date: date,
+    first_send_at: datetime | None = None,
+) -> JourneyInput:
     """The participant's journey input: their enrolment (and roster conferences), ids only."""
     enrolled = enrolment(
-        row, journey_id=journey_id(cohort_id, row.participant_id), program=program, start_date=start_date
+        row,
+        journey_id=journey_id(cohort_id, row.participant_id),
+        program=program,
+        start_date=start_date,
+        first_send_at=first_send_at,
     )
     return JourneyInput(
         cohort_id=cohort_id,
@@ -60,10 +70,11 @@ async def cohort_inputs(
     *,
     after: str = "",
     limit: int | None = None,
+    first_send_at: datetime | None = None,
 ) -> list[JourneyInput]:
     """The cohort's journeys, in participant id order, after `after`: what a launch batch starts."""
     rows = await read_enrolees(pool, cohort_id, after=after, limit=limit)
-    return _inputs(cohort_id, rows, program, start_date, None)
+    return _inputs(cohort_id, rows, program, start_date, None, first_send_at)
 
 
 def _inputs(
@@ -72,13 +83,14 @@ def _inputs(
     program: ProgramSpec,
     start_date: date,
     failed: list[LaunchFailure] | None,
+    first_send_at: datetime | None = None,
 ) -> list[JourneyInput]:
     """With `failed`, a row that cannot be a journey (an id no workflow id can carry) is listed there
     instead of failing the whole batch."""
     inputs: list[JourneyInput] = []
     for row in rows:
         try:
-            inputs.append(journey_input(cohort_id, row, program, start_date))
+            inputs.append(journey_input(cohort_id, row, program, start_date, first_send_at))
         except ValueError as exc:
             if failed is None:
                 raise
@@ -218,7 +230,7 @@ class LaunchActivities:
         rows = await read_enrolees(self.pool, data.cohort_id, after=data.after or "", limit=data.limit)
         # A row that retrying cannot start (a bad id, a refused enrolment) is listed, not retried forever.
         failed: list[LaunchFailure] = []
-        inputs = _inputs(data.cohort_id, rows, program, start_date, failed)
+        inputs = _inputs(data.cohort_id, rows, program, start_date, failed, data.first_send_at)
         total = await self.pool.fetchval(
             "select count(*) from participants where cohort_id = $1", data.cohort_id
         )

@@ -33,6 +33,9 @@ class OutgoingEmail(BaseModel):
     message_id: str
     unsubscribe_url: str
     date: datetime
+    # Replies go to the participant's mentor when they have one: "reply to this email" reaches a person.
+    reply_to_name: str = ""
+    reply_to_address: str | None = None
 
 
 class SmtpOutcome(StrEnum):
@@ -144,7 +147,12 @@ def build_message(email: OutgoingEmail, sender: str) -> WireMessage:
         f"Subject: {_unstructured('Subject', email.subject)}\r\n"
         f"Date: {format_datetime(email.date)}\r\n"
         f"Message-ID: {_ascii_line('Message-ID', email.message_id)}\r\n"
-        f"List-Unsubscribe: <{_ascii_line('List-Unsubscribe', email.unsubscribe_url)}>\r\n"
+        + (
+            f"Reply-To: {_mailbox('Reply-To', email.reply_to_name, email.reply_to_address)}\r\n"
+            if email.reply_to_address
+            else ""
+        )
+        + f"List-Unsubscribe: <{_ascii_line('List-Unsubscribe', email.unsubscribe_url)}>\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         "Auto-Submitted: auto-generated\r\n"
         "MIME-Version: 1.0\r\n"

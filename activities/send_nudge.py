@@ -30,7 +30,8 @@ from activities.mailer import (
 )
 from activities.render import Link, milestone_title, persona_title, render_nudge
 from activities.smtp_pool import SmtpPool
-from domain.program import Program
+from domain.greeting import greeting_name
+from domain.program import NudgeKind, Program
 from domain.template_context import NudgeContext
 from infra.links import Action, link_url, sign_link
 from infra.logging import get_logger
@@ -112,9 +113,10 @@ async def send_nudge(
             return await _settle(pool, data, SendStatus.FAILED, message_id, detail, shown=redact(detail))
         person = await conn.fetchrow(
             """
-            select p.name, p.email, p.mission, p.unsubscribed_at, p.paused_until,
-                   -- a mentor who is in the cohort too is named; otherwise their address is all we know
-                   coalesce(m.name, p.mentor_email) as mentor
+            select p.name, p.greeting_name, p.email, p.mission, p.unsubscribed_at, p.paused_until,
+                   p.mentor_email,
+                   -- the roster's mentor name, else a mentor who is in the cohort too; else no name
+                   coalesce(p.mentor_name, m.name) as mentor
             from participants p
             left join participants m on m.cohort_id = p.cohort_id and lower(m.email) = lower(p.mentor_email)
             where p.cohort_id = $1 and p.participant_id = $2
@@ -132,14 +134,16 @@ async def send_nudge(
 
     program = await programs.get(pool, data.cohort_id)
     context = NudgeContext(
-        first_name=person["name"].split()[0] if person["name"].split() else person["name"],
+        first_name=greeting_name(person["name"], person["greeting_name"]),
         program_title=program.spec.title,
-        mentor_name=person["mentor"] or "",
+        mentor_name=person["mentor"] or person["mentor_email"] or "",
+        mentor_email=person["mentor_email"] or "",
         mission=person["mission"] or "",
         personas=[persona_title(p) for p in data.personas],
         achieved=[milestone_title(program, m) for m in data.achieved],
         weeks_left=data.weeks_left,
         conference=data.conference.model_dump() if data.conference else None,
+        ended_early=data.ended_early,
     )
     links = action_links(settings, program, data, now)
     unsubscribe = links[-1].url
@@ -157,6 +161,8 @@ async def send_nudge(
         message_id=message_id,
         unsubscribe_url=unsubscribe,
         date=now,
+        reply_to_name=person["mentor"] or "",
+        reply_to_address=person["mentor_email"],
     )
     try:
         msg = build_message(email, settings.mail_from)
@@ -236,6 +242,8 @@ def action_links(settings: Settings, program: Program, data: SendNudgeInput, now
         Link(f"I did this: {milestone_title(program, m)}", url(Action.MILESTONE, {"milestone": m}))
         for m in spec.milestones
     ]
+    if spec.kind is NudgeKind.SUNSET:
+        links.append(Link("Yes, keep writing to me", url(Action.KEEP_GOING)))
     if spec.suggests:
         links.append(
             Link(

@@ -93,14 +93,14 @@ _SEED = [
     """
     insert into journey_modes (cohort_id, participant_id, mode, at)
     select $1::text, format('p%s', lpad(i::text, 6, '0')),
-           (array['active','dormant','active','paused','active','burst','active'])[w / 8 + 1],
+           (array['active','slowed','active','paused','active','burst','active'])[w / 8 + 1],
            $3::date + (w || ' weeks')::interval + ((i % 5) || ' days')::interval
     from generate_series(1, $2::int) i, generate_series(0, 48, 8) w
     """,
     """
     insert into journey_status (cohort_id, participant_id, workflow_id, version, mode, personas)
     select $1::text, participant_id, format('journey-%s~%s', $1::text, participant_id), 60,
-           case when i % 50 = 0 then 'unsubscribed' when i % 7 = 0 then 'dormant' else 'active' end, personas
+           case when i % 50 = 0 then 'unsubscribed' when i % 7 = 0 then 'slowed' else 'active' end, personas
     from (select participant_id, personas, row_number() over (order by participant_id) i
           from participants where cohort_id = $1::text) ps
     """,

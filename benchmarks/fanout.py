@@ -19,7 +19,6 @@ from benchmarks.report import Row
 from benchmarks.roster import ZONES, synthetic_rows
 from benchmarks.stack import REPO, BenchStack, CpuSampler
 from domain.program import Program
-from domain.roster import demo_send_now
 from domain.timing import local_datetime
 from infra.program_files import load_program
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
@@ -64,10 +63,9 @@ async def journeys_burst(
         r.model_copy(update={"timezone": zones[i % len(zones)], "conferences": ()})
         for i, r in enumerate(synthetic_rows(n, start))
     ]
-    rows = demo_send_now(rows, due, program.spec.schedule)
     await save_cohort(stack.pool, cohort, program, start)
     await save_participants(stack.pool, cohort, [ParticipantRecord.from_roster(r) for r in rows])
-    inputs = await cohort_inputs(stack.pool, cohort, program.spec, start)
+    inputs = await cohort_inputs(stack.pool, cohort, program.spec, start, first_send_at=due)
     await launch_journeys(stack.pool, stack.client, stack.settings.task_queue, inputs, datetime.now(UTC))
     late = datetime.now(UTC) > due
     deadline = time.monotonic() + lead.total_seconds() + 120 + n / 2

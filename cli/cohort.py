@@ -49,13 +49,46 @@ def _row_json(row: RosterRow, cohort_id: str) -> dict[str, Any]:
     }
 
 
-async def _save(pool: asyncpg.Pool, cohort_id: str, program: Any, start: date, rows: list[RosterRow]) -> int:
-    from store.cohorts import CohortConflict, ParticipantRecord, save_roster
+async def _save(
+    pool: asyncpg.Pool,
+    cohort_id: str,
+    program: Any,
+    start: date,
+    rows: list[RosterRow],
+    *,
+    update_contacts: bool = False,
+) -> int:
+    from store.cohorts import (
+        CohortConflict,
+        ContactChange,
+        EmailTaken,
+        ParticipantRecord,
+        contact_differences,
+        save_roster,
+        update_contact,
+    )
 
-    try:
-        return await save_roster(
-            pool, cohort_id, program, start, [ParticipantRecord.from_roster(r) for r in rows]
+    records = [ParticipantRecord.from_roster(r) for r in rows]
+    # A re-run never changes who we write to silently: differing contact data is reported, and applied
+    # only when asked.
+    differences = await contact_differences(pool, cohort_id, records)
+    for pid, column, saved, wanted in differences:
+        verdict = "applied" if update_contacts else "kept; add --update-contacts to apply it"
+        say(
+            f"mentorflow: participant {pid}: {column} {saved or '(none)'!r} in Postgres, "
+            f"{wanted or '(none)'!r} in the roster ({verdict})"
         )
+    if update_contacts:
+        changes: dict[str, dict[str, str]] = {}
+        for pid, column, _saved, wanted in differences:
+            changes.setdefault(pid, {})[column] = wanted or ""
+        for pid, columns in changes.items():
+            try:
+                await update_contact(pool, cohort_id, pid, ContactChange.model_validate(columns))
+            except EmailTaken as exc:
+                raise CliError(f"participant {pid}: {exc}") from None
+    try:
+        return await save_roster(pool, cohort_id, program, start, records)
     except CohortConflict as exc:
         raise CliError(str(exc)) from None
 
@@ -106,6 +139,8 @@ async def launch(
     batch_size: int,
     wait: bool,
     quiet: bool,
+    first_send_at: datetime | None = None,
+    update_contacts: bool = False,
 ) -> LaunchProgress:
     """Save the rows, then start or attach to `launch-{cohort}` and (with `wait`) show it to the end."""
     from temporalio.common import WorkflowIDConflictPolicy
@@ -118,7 +153,7 @@ async def launch(
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         client = await connect(settings)
-        new = await _save(pool, cohort_id, program, start, rows)
+        new = await _save(pool, cohort_id, program, start, rows, update_contacts=update_contacts)
         await sync_mentors(pool, cohort_id)
         mentors = await start_mentors(client, pool, cohort_id, settings.task_queue)
         total = await pool.fetchval("select count(*) from participants where cohort_id = $1", cohort_id)
@@ -137,6 +172,7 @@ async def launch(
                 task_queue=settings.task_queue,
                 batch_size=batch_size,
                 total=total,
+                first_send_at=first_send_at,
             ),
             id=launch_id(cohort_id),
             task_queue=settings.task_queue,
@@ -197,6 +233,9 @@ def start(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Show progress until every journey started."),
     batch_size: int = typer.Option(
         250, "--batch-size", min=1, max=1000, help="Journeys per launch activity."
+    ),
+    update_contacts: bool = typer.Option(
+        False, "--update-contacts", help="A re-run: apply the roster's changed names and addresses."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -273,6 +312,7 @@ def start(
             batch_size=batch_size,
             wait=wait,
             quiet=as_json,
+            update_contacts=update_contacts,
         ),
         cohort,
     )
@@ -563,7 +603,7 @@ def pause(
     from domain import Pause
 
     when = until_option(until)
-    steer_cohort(cohort, lambda cid: Pause(command_id=cid, until=when), as_json)
+    steer_cohort(cohort, lambda cid: Pause(command_id=cid, until=when, origin="cohort"), as_json)
 
 
 @app.command()
@@ -571,7 +611,42 @@ def resume(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     """Resume every paused journey of the cohort."""
     from domain import Resume
 
-    steer_cohort(cohort, lambda cid: Resume(command_id=cid), as_json)
+    steer_cohort(cohort, lambda cid: Resume(command_id=cid, origin="cohort"), as_json)
+
+
+@app.command()
+def conference(
+    cohort: str = typer.Argument(..., metavar="ID"),
+    name: str = typer.Option(..., "--name"),
+    starts: str = typer.Option(..., "--starts", help="YYYY-MM-DD"),
+    ends: str = typer.Option(..., "--ends", help="YYYY-MM-DD"),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA zone of the venue."),
+    hashtag: str = typer.Option("", "--hashtag"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a conference to every journey of the cohort (a prep email before, daily emails during, a recap
+    after); one id for all, so running it again adds nothing twice."""
+    from domain import AddConference
+    from domain.conferences import conference_id, conference_problem, normal_hashtag
+
+    starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
+    problem = conference_problem(name, hashtag, starts_on, ends_on, timezone)
+    if problem is not None:
+        option = {"starts_on": "--starts", "ends_on": "--ends"}.get(problem.field, f"--{problem.field}")
+        raise CliError(f"{option}: {problem.message}")
+
+    def command(cid: str) -> AddConference:
+        return AddConference(
+            command_id=cid,
+            conference_id=conference_id(name, starts_on, ends_on),  # one id: a second run adds nothing
+            name=name.strip(),
+            hashtag=normal_hashtag(hashtag),
+            starts_on=starts_on,
+            ends_on=ends_on,
+            timezone=timezone,
+        )
+
+    steer_cohort(cohort, command, as_json)
 
 
 @app.command()
@@ -601,7 +676,6 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
 
     A failure is reported on one line and leaves the stack running.
     """
-    from domain.roster import demo_send_now
     from infra.program_files import load_program
 
     today = date.today()
@@ -613,13 +687,14 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
         roster = load_roster(SAMPLE_ROSTER, program=program.spec, today=today)
         for problem in roster.problems:
             say(f"mentorflow: demo: skipped: {problem.message(str(SAMPLE_ROSTER))}")
-        rows = demo_send_now(roster.rows, datetime.now(UTC) + timedelta(seconds=20), program.spec.schedule)
+        # Only the welcome moves (unless a quiet hour there); every later email keeps the roster schedule.
         progress = await launch(
             settings,
             cohort_id=cohort_id,
             program=program,
             start=today,
-            rows=rows,
+            rows=roster.rows,
+            first_send_at=(datetime.now(UTC) + timedelta(seconds=20)).replace(microsecond=0),
             batch_size=100,
             wait=True,
             quiet=True,

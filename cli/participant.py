@@ -1,7 +1,8 @@
-"""`mentorflow participant show|milestone|persona|pause|resume|conference|schedule|end|unsubscribe ID`.
+"""`mentorflow participant show|update|milestone|persona|pause|resume|conference|schedule|end|unsubscribe ID`.
 
-Every change goes through the journey workflow's update, so the journey accepts or rejects it and the
-reason is printed (exit code 8 when rejected). Each call carries a fresh command id.
+Every journey change goes through the journey workflow's update, so the journey accepts or rejects it
+and the reason is printed (exit code 8 when rejected). Each call carries a fresh command id. `update`
+changes contact data, which only Postgres holds.
 """
 
 from __future__ import annotations
@@ -270,7 +271,8 @@ def pause(
     """Pause the participant's emails until a date."""
     from domain import Pause
 
-    steer(participant_id, cohort, Pause(command_id=command_id("pause"), until=until_option(until)), as_json)
+    pause = Pause(command_id=command_id("pause"), until=until_option(until), origin="staff")
+    steer(participant_id, cohort, pause, as_json)
 
 
 @app.command()
@@ -280,24 +282,40 @@ def resume(
     """Resume a paused participant."""
     from domain import Resume
 
-    steer(participant_id, cohort, Resume(command_id=command_id("resume")), as_json)
+    steer(participant_id, cohort, Resume(command_id=command_id("resume"), origin="staff"), as_json)
 
 
 @app.command()
 def conference(
     participant_id: str = ID_ARG,
-    name: str = typer.Option(..., "--name"),
-    starts: str = typer.Option(..., "--starts", help="YYYY-MM-DD"),
-    ends: str = typer.Option(..., "--ends", help="YYYY-MM-DD"),
+    name: str | None = typer.Option(None, "--name"),
+    starts: str | None = typer.Option(None, "--starts", help="YYYY-MM-DD"),
+    ends: str | None = typer.Option(None, "--ends", help="YYYY-MM-DD"),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone of the venue."),
     hashtag: str = typer.Option("", "--hashtag"),
+    remove: str | None = typer.Option(
+        None, "--remove", metavar="CONFERENCE_ID", help="Take this conference back (see participant show)."
+    ),
     cohort: str | None = COHORT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Add a conference: a prep email before, daily emails during, a recap after."""
-    from domain import AddConference
+    """Add a conference: a prep email before, daily emails during, a recap after. `--remove ID` takes one
+    back (no more emails for it); to edit one, remove it and add the corrected one."""
+    from domain import AddConference, RemoveConference
     from domain.conferences import conference_id, conference_problem, normal_hashtag
 
+    if remove is not None:
+        if name or starts or ends:
+            raise CliError("--remove takes no --name/--starts/--ends: remove it, then add the corrected one")
+        steer(
+            participant_id,
+            cohort,
+            RemoveConference(command_id=command_id("conference"), conference_id=remove),
+            as_json,
+        )
+        return
+    if not (name and starts and ends):
+        raise CliError("conference: give --name, --starts and --ends (or --remove ID)")
     starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
     problem = conference_problem(name, hashtag, starts_on, ends_on, timezone)
     if problem is not None:
@@ -316,6 +334,84 @@ def conference(
 
 
 @app.command()
+def update(
+    participant_id: str = ID_ARG,
+    email: str | None = typer.Option(None, "--email", help="New email address."),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    greeting_name: str | None = typer.Option(
+        None, "--greeting-name", help="What emails greet them by ('' for: from the name)."
+    ),
+    mentor_email: str | None = typer.Option(None, "--mentor-email", help="Their mentor ('' for none)."),
+    mentor_name: str | None = typer.Option(None, "--mentor-name", help="How emails name the mentor."),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change contact data (Postgres only: the journey holds ids, never names or addresses); each value
+    is checked as the roster checks it, and the next email uses it."""
+    from domain.roster import parse_email
+    from domain.text import text_problem
+    from infra.postgres import create_pool
+    from infra.settings import get_settings
+    from store.cohorts import ContactChange, EmailTaken, update_contact
+
+    settings = get_settings()
+    smtputf8 = settings.smtp_utf8 != "off"
+    if name is not None and not name.strip():
+        raise CliError("--name: a name is required")
+    for option, value in (
+        ("--name", name),
+        ("--greeting-name", greeting_name),
+        ("--mentor-name", mentor_name),
+    ):
+        problem = text_problem(value) if value else None
+        if problem:
+            raise CliError(f"{option} {value!r}: {problem}")
+
+    def address(option: str, value: str | None) -> str | None:
+        if not value:
+            return value  # None keeps it; '' clears a mentor
+        try:
+            return parse_email(value, smtputf8=smtputf8)
+        except ValueError as exc:
+            raise CliError(f"{option} {value!r}: {exc}") from None
+
+    if email is not None and not email.strip():
+        raise CliError("--email: an address is required")
+    new_email = address("--email", email)
+    new_mentor = address("--mentor-email", mentor_email)
+    change = ContactChange(
+        name=name.strip() if name is not None else None,
+        email=new_email,
+        greeting_name=greeting_name.strip() if greeting_name is not None else None,
+        mentor_email=new_mentor,
+        mentor_name=mentor_name.strip() if mentor_name is not None else None,
+    )
+    if not change.columns():
+        raise CliError(
+            "update: give at least one of --email, --name, --greeting-name, --mentor-email, --mentor-name"
+        )
+
+    async def go() -> str:
+        pool = await create_pool(settings, min_size=1, max_size=2)
+        try:
+            resolved = await _resolve(pool, participant_id, cohort)
+            try:
+                await update_contact(pool, resolved, participant_id, change)
+            except EmailTaken as exc:
+                raise CliError(f"--email: {exc}") from None
+            return resolved
+        finally:
+            await pool.close()
+
+    resolved = asyncio.run(go())
+    changed = change.columns()
+    if as_json:
+        emit_json({"cohort_id": resolved, "participant_id": participant_id, "changed": changed})
+    else:
+        say(f"participant {participant_id} ({resolved}): updated {', '.join(changed)}")
+
+
+@app.command()
 def unsubscribe(
     participant_id: str = ID_ARG, cohort: str | None = COHORT_OPTION, as_json: bool = JSON_OPTION
 ) -> None:
@@ -326,33 +422,25 @@ def unsubscribe(
 
 
 def _schedule_command(timezone: str | None, send_days: str | None, send_time: str | None) -> Any:
-    """The ChangeSchedule the options ask for; a bad option is a one-line error naming it."""
-    from pydantic import ValidationError
-
+    """The ChangeSchedule the options ask for, read as the roster reads its cells (`tue,thu`, `Tuesday`,
+    `8:15 AM`); a bad option is a one-line error naming it."""
     from domain import ChangeSchedule
-    from domain.timing import WEEKDAYS, is_valid_zone
+    from domain.roster import parse_send_days, parse_send_time
+    from domain.timing import is_valid_zone
 
     if timezone is None and send_days is None and send_time is None:
         raise CliError("schedule: give at least one of --timezone, --send-days, --send-time")
     if timezone is not None and not is_valid_zone(timezone):
         raise CliError(f"--timezone {timezone!r}: not an IANA time zone (e.g. Europe/Paris)")
-    days = None
-    if send_days is not None:
-        days = [d.strip().lower() for d in send_days.split(",") if d.strip()]
-        bad = [d for d in days if d not in WEEKDAYS]
-        if bad or not days:
-            raise CliError(f"--send-days {send_days!r}: expected days like tue,thu ({','.join(WEEKDAYS)})")
     try:
-        return ChangeSchedule.model_validate(
-            {
-                "command_id": command_id("schedule"),
-                "timezone": timezone,
-                "send_days": days,
-                "send_time": send_time,
-            }
-        )
-    except ValidationError as exc:
-        raise CliError(f"--send-time {send_time!r}: expected a 24h time like 08:30") from exc
+        days = parse_send_days(send_days) if send_days is not None else None
+    except ValueError as exc:
+        raise CliError(f"--send-days {send_days!r}: {exc}") from None
+    try:
+        at = parse_send_time(send_time) if send_time is not None else None
+    except ValueError as exc:
+        raise CliError(f"--send-time {send_time!r}: {exc}") from None
+    return ChangeSchedule(command_id=command_id("schedule"), timezone=timezone, send_days=days, send_time=at)
 
 
 @app.command()

@@ -17,7 +17,7 @@ COLOURS = {
     "mission": "#e15759",
     NO_PERSONA: "#9c9c9c",
 }
-BAND_COLOURS = {"burst": "#f6c85f", "planned": "#8fd1e8", "detected": "#d3d3d3"}
+BAND_COLOURS = {"burst": "#f6c85f", "planned": "#8fd1e8", "detected": "#d3d3d3", "quiet": "#b39ddb"}
 # Beyond this many participants the schedule table lists the first ones (the chart counts everybody).
 MAX_TABLE_ROWS = 500
 
@@ -34,7 +34,7 @@ def _chart(result: Preview) -> str:
     top = max((w.total for w in weeks), default=0) or 1
     parts: list[str] = []
     # Bands: share of participants in each state during the week, as a light strip under the bars.
-    band_rows = ("burst", "planned", "detected")
+    band_rows = ("burst", "planned", "detected", "quiet")
     by_kind = {kind: [b for b in result.bands if b.kind == kind] for kind in band_rows}
     start = _week_bounds(result)
     for w_index, w in enumerate(weeks):
@@ -146,10 +146,11 @@ Simulated with the journey decider; nothing was sent.</p>
 <div class=legend>{legend}</div>
 {_chart(result)}
 <h2>Participants</h2>
-<p class=meta>Silent: the longest stretch without an email while mail is expected (planned pauses excluded);
+<p class=meta>Silent: the longest stretch without an email while mail is expected
+(planned pauses and quiet excluded);
 {result.silence_weeks}+ weeks is reported.</p>
 <table><thead><tr><th>participant</th><th>emails</th><th>first</th><th>longest silence (weeks)</th>
-<th>schedule (bands: burst, snooze, dormant; ticks: emails)</th></tr></thead>
+<th>schedule (bands: burst, snooze, slowed, quiet; ticks: emails)</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>{more}
 </body></html>
 """

@@ -14,7 +14,6 @@ MODE_COLOURS = {
     "active": "#59a14f",
     "slowed": "#8cd17d",
     "quiet": "#bab0ac",
-    "dormant": "#9c9c9c",
     "burst": "#f6c85f",
     "paused": "#8fd1e8",
     "unsubscribed": "#e15759",

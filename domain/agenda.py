@@ -23,16 +23,14 @@ from domain.events import (
 )
 from domain.personas import Persona, persona_rank
 from domain.program import NudgeKind, NudgeSpec, ProgramSpec
-from domain.state import ConferenceState, JourneyState, evolve
+from domain.state import WEEK, ConferenceState, JourneyState, evolve
 from domain.timing import (
     in_quiet_hours,
-    iso_week_key,
     local_date,
     local_datetime,
     next_slot,
     resolve_local,
     start_of_local_day,
-    start_of_next_local_week,
     weekday_of,
 )
 
@@ -47,11 +45,12 @@ class DueKind(IntEnum):
     RESUME = 0
     BURST_START = 1
     DETECT_DORMANCY = 2
-    BURST_PREP = 3
-    BURST_DAILY = 4
-    BURST_END = 5
-    SEND = 6
-    PROGRAM_END = 7
+    GO_QUIET = 3
+    BURST_PREP = 4
+    BURST_DAILY = 5
+    BURST_END = 6
+    SEND = 7
+    PROGRAM_END = 8
 
 
 class Due(NamedTuple):  # not a frozen dataclass: several are built per wake-up, and tuples build faster
@@ -104,17 +103,20 @@ def _burst_instant(
 def _prep_instant(state: JourneyState, program: ProgramSpec, conf: ConferenceState) -> datetime | None:
     """The prep nudge: at the participant's own send time and zone, since it goes while they are still at
     home (only the daily emails follow the conference clock), on the first non-quiet day from
-    `burst_prep_days` before the start."""
+    `burst_prep_days` before the start; a conference added later than that gets it at the next such
+    instant before it begins."""
     schedule = program.schedule
     tz = state.timezone
-    day = conf.starts_on - timedelta(days=schedule.burst_prep_days)
+    not_before = _not_before(state, conf)
+    begins = start_of_local_day(conf.starts_on, state.burst_timezone(conf))
+    day = max(conf.starts_on - timedelta(days=schedule.burst_prep_days), local_date(not_before, tz))
     while day <= conf.starts_on:
         if weekday_of(day) not in schedule.quiet_days:
             instant = resolve_local(day, state.send_time, tz)
-            if not in_quiet_hours(
+            if not_before <= instant < begins and not in_quiet_hours(
                 local_datetime(instant, tz).time(), schedule.quiet_start, schedule.quiet_end
             ):
-                return instant if instant >= _not_before(state, conf) else None
+                return instant
         day += timedelta(days=1)
     return None
 
@@ -154,42 +156,67 @@ def _cadence_slot(state: JourneyState, program: ProgramSpec, not_before: datetim
 
 
 def weekly_cap(state: JourneyState, program: ProgramSpec) -> int:
+    """The cap on track notes; twittermittent lowers it (their bursts are the busy weeks)."""
     schedule = program.schedule
     if Persona.TWITTERMITTENT in state.personas:
         return min(schedule.weekly_cap, schedule.twittermittent_weekly_cap)
     return schedule.weekly_cap
 
 
-def _capped_slot(state: JourneyState, program: ProgramSpec, not_before: datetime) -> datetime | None:
-    cap = weekly_cap(state, program)
+def _capped_slot(
+    state: JourneyState, program: ProgramSpec, not_before: datetime, cap: int | None = None
+) -> datetime | None:
+    """The first cadence slot from `not_before` that keeps every 7 local days at or under `cap` capped
+    emails (default: the program's weekly cap): with `cap` sent in the last seven days, the next one
+    waits until seven days after the oldest of them."""
+    cap = program.schedule.weekly_cap if cap is None else cap
     if cap <= 0:
         return None
-    slot = _cadence_slot(state, program, not_before)
-    # `<=`: after a zone change westwards the local week can carry an earlier label than the one counted
-    # (see `_schedule_changes`); it then needs two hops. Without a zone change `==` is what matches.
-    for _ in range(2):
-        if (
-            slot is None
-            or state.week_key is None
-            or iso_week_key(slot, state.timezone) > state.week_key
-            or state.week_track_sends < cap
-        ):
-            break
-        slot = _cadence_slot(state, program, start_of_next_local_week(slot, state.timezone))
-    return slot
+    recent = state.recent_capped
+    if len(recent) >= cap:
+        # Seven local days (not 168 hours: across a DST change those would let 08:30 come round early).
+        day = local_date(recent[-cap], state.timezone) + WEEK
+        not_before = max(not_before, start_of_local_day(day, state.timezone))
+    return _cadence_slot(state, program, not_before)
+
+
+def _week_of_program(state: JourneyState, week: int | None) -> datetime:
+    """The start of `week` of the program (week 1 starts with it)."""
+    assert state.start is not None
+    return state.start if week is None else state.start + timedelta(weeks=week - 1)
+
+
+def _done_already(state: JourneyState, nudge: NudgeSpec) -> bool:
+    """A note that asks for milestones the participant has all recorded has nothing left to ask."""
+    return bool(nudge.milestones) and all(m in state.milestones for m in nudge.milestones)
 
 
 def next_track_nudge(state: JourneyState, program: ProgramSpec) -> NudgeSpec | None:
-    """The next track nudge by fair rotation: the held persona served least recently goes first."""
-    best: tuple[tuple[datetime, int], NudgeSpec] | None = None
+    """The next track nudge: the one that may go earliest (a note may wait for its week of the program),
+    then by fair rotation (the held persona served least recently goes first)."""
+    assert state.clock is not None
+    best: tuple[tuple[datetime, datetime, int], NudgeSpec] | None = None
     for persona in state.personas:
-        nudge = next((n for n in program.track(persona) if n.id not in state.sent_nudges), None)
+        nudge = next(
+            (
+                n
+                for n in program.track(persona)
+                if n.id not in state.sent_nudges and not _done_already(state, n)
+            ),
+            None,
+        )
         if nudge is None:
             continue
-        key = (state.persona_last_served.get(persona.value, _EPOCH), persona_rank(persona))
+        ready = max(_week_of_program(state, nudge.not_before_week), state.clock)
+        key = (ready, state.persona_last_served.get(persona.value, _EPOCH), persona_rank(persona))
         if best is None or key < best[0]:
             best = (key, nudge)
     return best[1] if best else None
+
+
+def next_variant(state: JourneyState, program: ProgramSpec, kind: NudgeKind) -> NudgeSpec | None:
+    """The first text of `kind` not sent yet: none is ever sent twice."""
+    return next((n for n in program.variants(kind) if n.id not in state.sent_nudges), None)
 
 
 def pending_suggestion(state: JourneyState, program: ProgramSpec) -> tuple[Persona, NudgeSpec] | None:
@@ -211,56 +238,98 @@ def pending_suggestion(state: JourneyState, program: ProgramSpec) -> tuple[Perso
     return None
 
 
-def _checkin_base(
-    state: JourneyState, program: ProgramSpec, since: datetime, last: datetime | None
-) -> datetime:
-    """When the next check-in may go: from `since`, and whole local weeks after the `last` email it follows
-    (whole weeks: a DST change between two check-ins must not push one to the next slot)."""
-    if last is None:
-        return since
-    day = local_date(last, state.timezone) + timedelta(weeks=program.schedule.checkin_every_weeks)
-    return max(since, start_of_local_day(day, state.timezone))
+def _usable_instant(state: JourneyState, program: ProgramSpec, instant: datetime) -> bool:
+    """Whether `instant` is neither on a quiet day nor in quiet hours where the participant lives."""
+    schedule = program.schedule
+    wall = local_datetime(instant, state.timezone)
+    return weekday_of(wall.date()) not in schedule.quiet_days and not in_quiet_hours(
+        wall.time(), schedule.quiet_start, schedule.quiet_end
+    )
+
+
+def _welcome_slot(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    assert state.start is not None and state.enrolled_at is not None and state.clock is not None
+    first = state.first_send_at
+    if first is not None and first >= state.clock and _usable_instant(state, program, first):
+        return first
+    return _capped_slot(state, program, max(state.start, state.enrolled_at))
+
+
+def _sunset_due(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    """When a long silence asks "shall we keep writing?": once per silence, never while a pause holds or
+    a conference is ahead."""
+    assert state.last_activity is not None
+    if state.quiet_since is not None or state.pauses or not state.welcome_sent:
+        return None
+    if any(not c.ended for c in state.conferences):
+        return None  # a conference ahead is a planned return, not a silence
+    if state.sunset_sent_at is not None and state.sunset_sent_at >= state.last_activity:
+        return None
+    return state.last_activity + timedelta(weeks=program.schedule.sunset_after_weeks)
 
 
 def _cadence(state: JourneyState, program: ProgramSpec) -> Due | None:
     assert state.start is not None and state.enrolled_at is not None
+    if state.quiet_since is not None:
+        return None  # quiet until the participant acts
     candidates: list[tuple[datetime, int, NudgeSpec, str]] = []
     tz = state.timezone
+    schedule = program.schedule
 
-    def add(slot: datetime | None, rank: int, nudge: NudgeSpec, key: str | None = None) -> None:
-        if slot is not None:
+    def add(slot: datetime | None, rank: int, nudge: NudgeSpec | None, key: str | None = None) -> None:
+        if slot is not None and nudge is not None:
             candidates.append(
                 (slot, rank, nudge, key or f"{nudge.kind.value}:{local_date(slot, tz).isoformat()}")
             )
 
     if not state.welcome_sent:
-        nudge = program.special(NudgeKind.WELCOME)
-        add(_cadence_slot(state, program, max(state.start, state.enrolled_at)), 0, nudge, "welcome")
+        add(_welcome_slot(state, program), 0, program.special(NudgeKind.WELCOME), "welcome")
     if state.welcome_back_from is not None:
         add(
-            _cadence_slot(state, program, state.welcome_back_from), 1, program.special(NudgeKind.WELCOME_BACK)
+            _capped_slot(state, program, state.welcome_back_from),
+            1,
+            next_variant(state, program, NudgeKind.WELCOME_BACK),
         )
-    if state.dormant_since is not None:
-        # Check-ins keep their interval from the last one, even one sent before this dormancy began.
-        base = _checkin_base(state, program, state.dormant_since, state.last_checkin_at)
-        add(_cadence_slot(state, program, base), 2, program.special(NudgeKind.CHECKIN))
-    elif state.welcome_sent:
+    sunset_at = _sunset_due(state, program)
+    if sunset_at is not None:
+        add(_capped_slot(state, program, sunset_at), 2, next_variant(state, program, NudgeKind.SUNSET))
+    if state.welcome_sent:
+        # Silent: the track goes on, at one email every `silent_every_weeks`.
+        slow = (
+            _weeks_after(state, state.last_cadence_send, schedule.silent_every_weeks)
+            if state.dormant_since is not None
+            else _EPOCH
+        )
         suggestion = pending_suggestion(state, program)
         if suggestion is not None:
             persona, nudge = suggestion
-            add(_capped_slot(state, program, state.suggested_at[persona.value]), 3, nudge, nudge.id)
+            ready = max(
+                state.suggested_at[persona.value], _week_of_program(state, nudge.not_before_week), slow
+            )
+            add(_capped_slot(state, program, ready, weekly_cap(state, program)), 3, nudge, nudge.id)
         track = next_track_nudge(state, program)
         if track is not None:
-            add(_capped_slot(state, program, state.start), 4, track, track.id)
+            ready = max(_week_of_program(state, track.not_before_week), slow)
+            add(_capped_slot(state, program, ready, weekly_cap(state, program)), 4, track, track.id)
         if suggestion is None and track is None:
-            # Every held track is done (or none is held): the program keeps in touch at the check-in
-            # cadence rather than going silent until the recap.
-            base = _checkin_base(state, program, state.start, state.last_cadence_send)
-            add(_cadence_slot(state, program, base), 5, program.special(NudgeKind.CHECKIN))
+            # Every held track is done: the program keeps in touch at the check-in cadence, with a new
+            # text each time, until the texts run out (then the sunset email follows a long silence).
+            since = state.dormant_since or state.start
+            base = max(since, _weeks_after(state, state.last_cadence_send, schedule.checkin_every_weeks))
+            add(_capped_slot(state, program, base), 5, next_variant(state, program, NudgeKind.CHECKIN))
     if not candidates:
         return None
     slot, _, nudge, key = min(candidates, key=lambda c: (c[0], c[1]))
     return Due(at=slot, action=DueKind.SEND, key=key, nudge=nudge)
+
+
+def _weeks_after(state: JourneyState, last: datetime | None, weeks: int) -> datetime:
+    """The start of the local day `weeks` whole weeks after `last` (whole weeks: a DST change between two
+    emails must not push one to the next slot); the epoch when there was no `last`."""
+    if last is None:
+        return _EPOCH
+    day = local_date(last, state.timezone) + timedelta(weeks=weeks)
+    return start_of_local_day(day, state.timezone)
 
 
 def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
@@ -269,19 +338,25 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
         return None
     assert state.clock is not None and state.ends_at is not None and state.last_activity is not None
     candidates: list[Due] = []
-    if state.paused_until is not None:
-        candidates.append(Due(state.paused_until, DueKind.RESUME, f"resume:{state.paused_until.isoformat()}"))
+    if state.pauses:
+        # The pause that runs out first; the journey resumes when the last one has.
+        origin, until = min(state.pauses.items(), key=lambda item: (item[1], item[0]))
+        candidates.append(Due(until, DueKind.RESUME, f"resume:{origin}:{until.isoformat()}"))
     if state.ended_early_at is not None:
         # Ended early by staff: nothing but the recap (and a pause running out) until the journey completes;
-        # a burst under way stops too.
-        return _earliest([*candidates, _recap(state, program)], state.clock)
+        # a burst under way stops too. A pause holds the recap back until it ends.
+        return _earliest([*candidates, *_recap(state, program)], state.clock)
     # A burst planned ahead (a conference added, not yet over) makes the quiet before it planned rest,
-    # not dormancy: the participant told us when they will be back.
+    # not silence: the participant told us when they will be back.
     planned_burst = any(not c.ended for c in state.conferences)
-    if state.paused_until is None and state.dormant_since is None and not planned_burst:
-        detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
-        if detect < state.ends_at:
-            candidates.append(Due(detect, DueKind.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
+    if not state.pauses and not planned_burst:
+        if state.dormant_since is None and state.quiet_since is None:
+            detect = state.last_activity + timedelta(weeks=program.schedule.dormancy_after_weeks)
+            if detect < state.ends_at:
+                candidates.append(Due(detect, DueKind.DETECT_DORMANCY, f"dormancy:{detect.isoformat()}"))
+        quiet = _quiet_due(state, program)
+        if quiet is not None and quiet < state.ends_at:
+            candidates.append(Due(quiet, DueKind.GO_QUIET, f"quiet:{quiet.isoformat()}"))
     for conf in state.conferences:
         if conf.ended:
             continue
@@ -315,13 +390,34 @@ def next_due(state: JourneyState, program: ProgramSpec) -> Due | None:
     first = _earliest(candidates, state.clock) if candidates else None
     if first is not None and first.at < state.ends_at:
         return first
-    return _earliest([*candidates, _recap(state, program)], state.clock)
+    return _earliest([*candidates, *_recap(state, program)], state.clock)
 
 
-def _recap(state: JourneyState, program: ProgramSpec) -> Due:
+def _quiet_due(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    """When a silence goes quiet: `sunset_wait_weeks` after an unanswered sunset email, or at once when
+    the program has no sunset text left to send."""
+    assert state.last_activity is not None
+    if state.quiet_since is not None or not state.welcome_sent:
+        return None
+    schedule = program.schedule
+    if state.sunset_sent_at is not None and state.sunset_sent_at >= state.last_activity:
+        return state.sunset_sent_at + timedelta(weeks=schedule.sunset_wait_weeks)
+    if next_variant(state, program, NudgeKind.SUNSET) is None:
+        return state.last_activity + timedelta(weeks=schedule.sunset_after_weeks)
+    return None
+
+
+def _recap(state: JourneyState, program: ProgramSpec) -> list[Due]:
+    """The program's end: at the first send slot from the end, or from the end of a pause that holds
+    then (never skipped for a pause)."""
     assert state.ends_at is not None
-    end_slot = program_end_slot(state, program) or state.ends_at
-    return Due(end_slot, DueKind.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))
+    if state.pauses:
+        return []
+    if not state.welcome_sent:
+        # Ended before their first email: no recap to wait for, the journey completes at the end.
+        return [Due(state.ends_at, DueKind.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))]
+    end_slot = program_end_slot(state, program) or max(state.ends_at, state.clock or state.ends_at)
+    return [Due(end_slot, DueKind.PROGRAM_END, "recap", program.special(NudgeKind.RECAP))]
 
 
 def _earliest(candidates: list[Due], clock: datetime) -> Due:
@@ -363,12 +459,16 @@ def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
     at = due.at
     match due.action:
         case DueKind.RESUME:
-            return [
-                DormancyEnded(id=f"{prefix}/0", at=at, kind="planned"),
-                Resumed(id=f"{prefix}/1", at=at, reason="until"),
-            ]
+            origin = due.key.split(":")[1]
+            assert origin in ("participant", "staff", "cohort")
+            resumed = Resumed(id=f"{prefix}/1", at=at, reason="until", origin=origin)
+            if state.pauses.keys() != {origin}:
+                return [resumed]  # another pause still holds
+            return [DormancyEnded(id=f"{prefix}/0", at=at, kind="planned"), resumed]
         case DueKind.DETECT_DORMANCY:
             return [DormancyStarted(id=f"{prefix}/0", at=at, kind="detected")]
+        case DueKind.GO_QUIET:
+            return [DormancyStarted(id=f"{prefix}/0", at=at, kind="quiet")]
         case DueKind.BURST_START:
             assert due.conference_id is not None
             return [BurstStarted(id=f"{prefix}/0", at=at, conference_id=due.conference_id)]
@@ -396,7 +496,12 @@ def fire(state: JourneyState, due: Due, program: ProgramSpec) -> list[Event]:
             assert due.nudge is not None
             return [_send(state, due, f"{prefix}/0", due.nudge.persona)]
         case DueKind.PROGRAM_END:
-            recap = _skip(due, f"{prefix}/0", "paused") if paused else _send(state, due, f"{prefix}/0")
+            if not state.welcome_sent:
+                recap: Event = _skip(due, f"{prefix}/0", "never_started")  # ended before their first email
+            elif state.quiet_since is not None:
+                recap = _skip(due, f"{prefix}/0", "quiet")  # they did not ask us to keep writing
+            else:
+                recap = _send(state, due, f"{prefix}/0")
             return [recap, Completed(id=f"{prefix}/1", at=at)]
 
 

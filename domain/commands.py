@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import catch_up
 from domain.conferences import conference_problem
-from domain.events import UtcDatetime
+from domain.events import PauseOrigin, UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, NudgeKind, ProgramSpec, Weekdays, send_preference_problems
 from domain.rejections import Rejection, RejectionCode
@@ -37,6 +37,9 @@ class Enroll(_Command):
     send_time: LocalTime | None = None  # None: the program's default
     personas: tuple[Persona, ...] = ()
     start: UtcDatetime  # the cohort's start: the program runs duration_weeks from here
+    # The welcome goes at this instant instead of the first send slot, unless it is a quiet hour or day
+    # there (`dev up --demo`); every later email keeps the participant's schedule.
+    first_send_at: UtcDatetime | None = None
 
 
 class RecordMilestone(_Command):
@@ -58,10 +61,20 @@ class DropPersona(_Command):
 class Pause(_Command):
     type: Literal["pause"] = "pause"
     until: UtcDatetime
+    origin: PauseOrigin = "participant"  # a pause of the same origin replaces it; others hold on
 
 
 class Resume(_Command):
+    """Lifts the pause of this origin only: the journey stays paused while another holds."""
+
     type: Literal["resume"] = "resume"
+    origin: PauseOrigin = "participant"
+
+
+class KeepGoing(_Command):
+    """The participant's answer to the sunset email: yes, keep writing to me."""
+
+    type: Literal["keep_going"] = "keep_going"
 
 
 class AddConference(_Command):
@@ -72,6 +85,14 @@ class AddConference(_Command):
     starts_on: date
     ends_on: date
     timezone: str | None = None  # None: the participant's
+
+
+class RemoveConference(_Command):
+    """Staff (or the participant) take a conference back: no prep, no daily emails, no recap for it; one
+    under way stops. Editing one is removing it and adding the corrected one under a new id."""
+
+    type: Literal["remove_conference"] = "remove_conference"
+    conference_id: str = Field(min_length=1)
 
 
 class Unsubscribe(_Command):
@@ -123,7 +144,9 @@ SteerCommand = Annotated[
     | DropPersona
     | Pause
     | Resume
+    | KeepGoing
     | AddConference
+    | RemoveConference
     | Unsubscribe
     | ChangeSchedule
     | EndProgram,
@@ -137,7 +160,9 @@ Command = Annotated[
     | DropPersona
     | Pause
     | Resume
+    | KeepGoing
     | AddConference
+    | RemoveConference
     | Unsubscribe
     | ChangeSchedule
     | EndProgram
@@ -145,6 +170,9 @@ Command = Annotated[
     | Tick,
     Field(discriminator="type"),
 ]
+
+
+_ORIGIN_WORDS = {"participant": "the participant", "staff": "staff", "cohort": "a cohort pause"}
 
 
 def _enroll_rejection(
@@ -172,6 +200,11 @@ def _enroll_rejection(
 def _conference_rejection(state: JourneyState, command: AddConference, now: datetime) -> Rejection | None:
     if any(c.conference_id == command.conference_id for c in state.conferences):
         return _no(RejectionCode.CONFERENCE_ADDED, f"conference {command.conference_id!r} was already added")
+    if command.conference_id in state.removed_conferences:
+        return _no(
+            RejectionCode.CONFERENCE_ADDED,
+            f"conference {command.conference_id!r} was added and removed; add it again with other dates",
+        )
     problem = conference_problem(
         command.name, command.hashtag, command.starts_on, command.ends_on, command.timezone
     )
@@ -255,10 +288,18 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
             if command.until <= now:
                 return _no(RejectionCode.PAUSE_IN_PAST, "the pause would end in the past")
         case Resume():
-            if state.paused_until is None:
-                return _no(RejectionCode.NOT_PAUSED, "the journey is not paused")
+            if command.origin not in state.pauses:
+                return _no(
+                    RejectionCode.NOT_PAUSED, f"the journey is not paused by {_ORIGIN_WORDS[command.origin]}"
+                )
         case AddConference():
             return _conference_rejection(state, command, now)
+        case RemoveConference():
+            conference = state.conference(command.conference_id)
+            if conference is None:
+                return _no(RejectionCode.UNKNOWN_CONFERENCE, f"no conference {command.conference_id!r}")
+            if conference.ended:
+                return _no(RejectionCode.CONFERENCE_OVER, f"conference {command.conference_id!r} is over")
         case ChangeSchedule():
             return _schedule_rejection(state, command, program)
         case EndProgram():

@@ -16,9 +16,11 @@ from domain.commands import (
     DropPersona,
     EndProgram,
     Enroll,
+    KeepGoing,
     Pause,
     RecordEmailOutcome,
     RecordMilestone,
+    RemoveConference,
     Resume,
     Tick,
     Unsubscribe,
@@ -27,11 +29,13 @@ from domain.commands import (
 )
 from domain.events import (
     ConferenceAdded,
+    ConferenceRemoved,
     DormancyEnded,
     DormancyStarted,
     EmailNotSent,
     Enrolled,
     Event,
+    KeptGoing,
     MilestoneAchieved,
     Paused,
     PersonaAdopted,
@@ -80,6 +84,7 @@ def _enrolled(command: Enroll, now: datetime, program: ProgramSpec) -> Enrolled:
         personas=tuple(p for p in Persona if p in command.personas),
         start=command.start,
         ends_at=command.start + timedelta(weeks=program.duration_weeks),
+        first_send_at=command.first_send_at,
     )
 
 
@@ -105,10 +110,12 @@ def _command_events(
     def ident() -> str:
         return f"{state.journey_id}/{command.command_id}/{len(events)}"
 
-    # Any sign of life from the participant ends detected dormancy (and earns a welcome-back).
-    participant = not isinstance(command, Unsubscribe | EndProgram | RecordEmailOutcome | Tick)
-    if state.dormant_since is not None and participant:
-        events.append(DormancyEnded(id=ident(), kind="detected", at=now, command_id=cid))
+    # Any sign of life ends the silence (slowed or quiet), restores the cadence and earns a welcome-back.
+    if not isinstance(command, Unsubscribe | EndProgram | RecordEmailOutcome | Tick):
+        if state.quiet_since is not None:
+            events.append(DormancyEnded(id=ident(), kind="quiet", at=now, command_id=cid))
+        if state.dormant_since is not None:
+            events.append(DormancyEnded(id=ident(), kind="detected", at=now, command_id=cid))
     match command:
         case RecordMilestone():
             events.append(
@@ -126,14 +133,21 @@ def _command_events(
             events.append(PersonaDropped(id=ident(), persona=command.persona, at=now, command_id=cid))
         case Pause():
             was_paused = state.paused_until is not None
-            events.append(Paused(id=ident(), until=command.until, at=now, command_id=cid))
+            events.append(
+                Paused(id=ident(), until=command.until, origin=command.origin, at=now, command_id=cid)
+            )
             if not was_paused:
                 events.append(
                     DormancyStarted(id=ident(), kind="planned", until=command.until, at=now, command_id=cid)
                 )
         case Resume():
-            events.append(DormancyEnded(id=ident(), kind="planned", at=now, command_id=cid))
-            events.append(Resumed(id=ident(), reason="command", at=now, command_id=cid))
+            if state.pauses.keys() == {command.origin}:  # the last pause that held
+                events.append(DormancyEnded(id=ident(), kind="planned", at=now, command_id=cid))
+            events.append(
+                Resumed(id=ident(), reason="command", origin=command.origin, at=now, command_id=cid)
+            )
+        case KeepGoing():
+            events.append(KeptGoing(id=ident(), at=now, command_id=cid))
         case AddConference():
             events.append(
                 ConferenceAdded(
@@ -147,6 +161,10 @@ def _command_events(
                     at=now,
                     command_id=cid,
                 )
+            )
+        case RemoveConference():
+            events.append(
+                ConferenceRemoved(id=ident(), conference_id=command.conference_id, at=now, command_id=cid)
             )
         case ChangeSchedule():
             timezone, send_days, send_time = new_schedule(state, command)

@@ -6,7 +6,7 @@ the roster file) and the benchmarks all enrol the same way.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,8 +39,16 @@ def roster_conference_command(conf: RosterConference) -> AddConference:
     )
 
 
-def enrolment(row: Enrolee, *, journey_id: str, program: ProgramSpec, start_date: date) -> Enrolment:
-    """The enrolment of `row` in a cohort starting on `start_date` (00:00 where the participant lives)."""
+def enrolment(
+    row: Enrolee,
+    *,
+    journey_id: str,
+    program: ProgramSpec,
+    start_date: date,
+    first_send_at: datetime | None = None,
+) -> Enrolment:
+    """The enrolment of `row` in a cohort starting on `start_date` (00:00 where the participant lives);
+    `first_send_at` moves the welcome alone (the demo)."""
     return Enrolment(
         participant_id=row.participant_id,
         enroll=Enroll(
@@ -52,6 +60,7 @@ def enrolment(row: Enrolee, *, journey_id: str, program: ProgramSpec, start_date
             send_time=row.send_time,
             personas=row.personas,
             start=start_of_local_day(start_date, row.timezone),
+            first_send_at=first_send_at,
         ),
         conferences=tuple(roster_conference_command(c) for c in row.conferences),
     )

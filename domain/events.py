@@ -23,7 +23,12 @@ def _to_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
-DormancyKind = Literal["planned", "detected"]
+# planned: a pause; detected: weeks without a click, the track slows down; quiet: no answer to the sunset
+# email, nothing is sent until the participant acts.
+DormancyKind = Literal["planned", "detected", "quiet"]
+# Who paused: the participant (a snooze), staff for this participant, staff for the whole cohort. Each
+# resume lifts only its own pause.
+PauseOrigin = Literal["participant", "staff", "cohort"]
 
 
 class _Event(BaseModel):
@@ -44,6 +49,7 @@ class Enrolled(_Event):
     personas: tuple[Persona, ...] = ()
     start: UtcDatetime
     ends_at: UtcDatetime  # start + the program's duration
+    first_send_at: UtcDatetime | None = None  # the welcome goes then instead of at the first slot (demo)
 
 
 class PersonaAdopted(_Event):
@@ -97,7 +103,7 @@ class NudgeSkipped(_Event):
     nudge_id: str
     kind: NudgeKind
     nudge_key: str
-    reason: str  # paused | burst_daily_cap
+    reason: str  # paused | burst_daily_cap | quiet | never_started
     conference_id: str | None = None
 
 
@@ -109,6 +115,11 @@ class ConferenceAdded(_Event):
     starts_on: date
     ends_on: date
     timezone: str | None = None
+
+
+class ConferenceRemoved(_Event):
+    type: Literal["conference_removed"] = "conference_removed"
+    conference_id: str
 
 
 class BurstStarted(_Event):
@@ -135,11 +146,19 @@ class DormancyEnded(_Event):
 class Paused(_Event):
     type: Literal["paused"] = "paused"
     until: UtcDatetime
+    origin: PauseOrigin = "participant"
 
 
 class Resumed(_Event):
     type: Literal["resumed"] = "resumed"
     reason: Literal["command", "until"] = "command"
+    origin: PauseOrigin = "participant"
+
+
+class KeptGoing(_Event):
+    """The participant answered the sunset email: yes, keep writing."""
+
+    type: Literal["kept_going"] = "kept_going"
 
 
 class ScheduleChanged(_Event):
@@ -176,12 +195,14 @@ Event = Annotated[
     | EmailNotSent
     | NudgeSkipped
     | ConferenceAdded
+    | ConferenceRemoved
     | BurstStarted
     | BurstEnded
     | DormancyStarted
     | DormancyEnded
     | Paused
     | Resumed
+    | KeptGoing
     | ScheduleChanged
     | ProgramEndScheduled
     | Unsubscribed
@@ -198,5 +219,10 @@ CADENCE_KINDS: frozenset[NudgeKind] = frozenset(
         NudgeKind.TRACK,
         NudgeKind.BURST_RECAP,
         NudgeKind.RECAP,
+        NudgeKind.SUNSET,
     }
+)
+# Kinds the weekly cap counts, in every 7-day window: everything but the burst's and the program's end.
+CAPPED_KINDS: frozenset[NudgeKind] = frozenset(
+    {NudgeKind.WELCOME, NudgeKind.WELCOME_BACK, NudgeKind.CHECKIN, NudgeKind.TRACK, NudgeKind.SUNSET}
 )

@@ -12,12 +12,14 @@ Pure: the caller reads the roster, the program and the script file and hands ove
       PARTICIPANT week N adopt PERSONA
       PARTICIPANT week N drop PERSONA
       PARTICIPANT weeks A-B snooze
+      PARTICIPANT week N keep_going      (the "yes, keep writing to me" of the sunset email)
       PARTICIPANT week N unsubscribe
   Week 1 starts on the cohort's start date. A command happens at 00:00 local time (the participant's zone)
   on the first day of its week; a snooze pauses from the start of week A to the start of week B+1.
 - Silent stretches: spans longer than `silence_weeks` (by a day or more, so a check-in every
   `silence_weeks` weeks, the program's dormant cadence, is not silence) with no email while mail is expected,
-  i.e. enrolled, not unsubscribed, and not in a planned pause (a snooze they asked for is not silence).
+  i.e. enrolled, not unsubscribed, not in a planned pause (a snooze they asked for is not silence) and not
+  quiet (no answer to the sunset email: the program stopped writing on purpose).
   Detected dormancy counts: its check-ins are what keeps it from being silent.
 """
 
@@ -38,6 +40,7 @@ from domain.commands import (
     Command,
     DropPersona,
     Enroll,
+    KeepGoing,
     Pause,
     RecordMilestone,
     Unsubscribe,
@@ -59,7 +62,7 @@ from domain.state import JourneyState
 from domain.timing import local_date, start_of_local_day, utc
 
 NO_PERSONA = "program"  # emails that belong to no persona track: welcome, check-in, bursts, recap
-BandKind = Literal["burst", "planned", "detected"]
+BandKind = Literal["burst", "planned", "detected", "quiet"]
 
 
 class JourneyPlan(BaseModel):
@@ -151,7 +154,7 @@ class Preview(BaseModel):
 class ScriptLine(NamedTuple):
     line: int
     participant_id: str
-    action: str  # milestone | adopt | drop | snooze | unsubscribe
+    action: str  # milestone | adopt | drop | snooze | keep_going | unsubscribe
     week: int
     last_week: int  # == week except for a snooze
     value: str
@@ -162,11 +165,13 @@ class ScriptProblem(NamedTuple):
     reason: str
 
 
-_WEEK = re.compile(r"^(\S+)\s+week\s+(\d+)\s+(milestone|adopt|drop|unsubscribe)\b\s*(\S*)\s*$", re.I)
+_WEEK = re.compile(
+    r"^(\S+)\s+week\s+(\d+)\s+(milestone|adopt|drop|keep_going|unsubscribe)\b\s*(\S*)\s*$", re.I
+)
 _SNOOZE = re.compile(r"^(\S+)\s+weeks\s+(\d+)\s*-\s*(\d+)\s+snooze\s*$", re.I)
 SCRIPT_FORMS = (
     "PARTICIPANT week N milestone ID | PARTICIPANT week N adopt PERSONA | PARTICIPANT week N drop PERSONA"
-    " | PARTICIPANT weeks A-B snooze | PARTICIPANT week N unsubscribe"
+    " | PARTICIPANT weeks A-B snooze | PARTICIPANT week N keep_going | PARTICIPANT week N unsubscribe"
 )
 
 
@@ -205,8 +210,8 @@ def parse_script(
             reason = f"unknown milestone {value!r} (see `mentorflow program show`)"
         elif action in ("adopt", "drop") and value not in personas:
             reason = f"unknown persona {value!r} (one of {', '.join(sorted(personas))})"
-        elif action == "unsubscribe" and value:
-            reason = "unsubscribe takes no value"
+        elif action in ("unsubscribe", "keep_going") and value:
+            reason = f"{action} takes no value"
         if reason:
             problems.append(ScriptProblem(number, reason))
             continue
@@ -235,6 +240,8 @@ def script_commands(lines: Sequence[ScriptLine], start_date: date, tz: str) -> l
                 command = DropPersona(command_id=cid, persona=Persona(s.value))
             case "snooze":
                 command = Pause(command_id=cid, until=week_start(start_date, s.last_week + 1, tz))
+            case "keep_going":
+                command = KeepGoing(command_id=cid)
             case _:
                 command = Unsubscribe(command_id=cid)
         out.append((at, command))
@@ -303,7 +310,8 @@ def outcome(
     for (kind, label), began in open_bands.items():
         bands.append((kind, label, began, end))
     bands.sort(key=lambda b: b[2])
-    planned = [(b[2], b[3]) for b in bands if b[0] == "planned"]
+    # A pause they asked for, and the quiet after an unanswered "shall we keep writing?", are not silence.
+    planned = [(b[2], b[3]) for b in bands if b[0] in ("planned", "quiet")]
     silences = _silences(start, end, [m[5] for m in emails], planned, timedelta(weeks=silence_weeks))
     tz = plan.enroll.timezone
     weeks = tuple((local_date(m[5], tz) - start_date).days // 7 for m in emails)

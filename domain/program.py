@@ -106,7 +106,14 @@ class Schedule(_Frozen):
     weekly_cap: int = Field(default=2, ge=1)
     burst_daily_cap: int = Field(default=1, ge=1)
     twittermittent_weekly_cap: int = Field(default=1, ge=0)
+    # Silence (no click) is not dormancy: the engine cannot see reading. After `dormancy_after_weeks`
+    # without a click the track goes on at one email every `silent_every_weeks`; after
+    # `sunset_after_weeks` one "shall we keep writing?" email; no answer within `sunset_wait_weeks` and the
+    # journey goes quiet (no email until the participant acts).
     dormancy_after_weeks: int = Field(default=4, ge=1)
+    silent_every_weeks: int = Field(default=2, ge=1)
+    sunset_after_weeks: int = Field(default=12, ge=1)
+    sunset_wait_weeks: int = Field(default=2, ge=1)
     checkin_every_weeks: int = Field(default=4, ge=1)
     burst_prep_days: int = Field(default=5, ge=0)
 
@@ -124,10 +131,19 @@ def send_preference_problems(
 ) -> list[tuple[str, str]]:
     """(field, reason) for send days and a send time that could never produce a slot under `schedule`."""
     problems: list[tuple[str, str]] = []
+    quiet = [d for d in send_days if d in schedule.quiet_days]
     if not send_days:
         problems.append(("send_days", "no send day"))
-    elif not set(send_days) - set(schedule.quiet_days):
-        problems.append(("send_days", f"every send day is a quiet day ({', '.join(schedule.quiet_days)})"))
+    elif quiet:
+        # Refused rather than silently dropped: the participant would wait for an email that never comes.
+        days = ", ".join(quiet)
+        problems.append(
+            (
+                "send_days",
+                f"{days} {'is a quiet day' if len(quiet) == 1 else 'are quiet days'}"
+                " of the program: no email goes then",
+            )
+        )
     if schedule.quiet_hours and schedule.quiet_hours.contains(send_time):
         problems.append(("send_time", f"{send_time:%H:%M} is inside the quiet hours {schedule.quiet_hours}"))
     return problems
@@ -153,9 +169,13 @@ class NudgeKind(StrEnum):
     BURST_DAILY = "burst_daily"
     BURST_RECAP = "burst_recap"
     RECAP = "recap"
+    SUNSET = "sunset"  # "shall we keep writing?" after a long silence
 
 
 SPECIAL_KINDS: tuple[NudgeKind, ...] = tuple(k for k in NudgeKind if k is not NudgeKind.TRACK)
+# Kinds that may come more than once in a journey: the program gives several texts, each sent at most once
+# (in id order), so nobody gets the same email twice.
+VARIED_KINDS: frozenset[NudgeKind] = frozenset({NudgeKind.CHECKIN, NudgeKind.WELCOME_BACK, NudgeKind.SUNSET})
 
 
 class NudgeSpec(_Frozen):
@@ -168,6 +188,9 @@ class NudgeSpec(_Frozen):
     subject: PlainText = Field(min_length=1)
     milestones: tuple[str, ...] = ()
     suggests: PersonaField | None = None
+    # A track note written for "a few weeks in": not sent before this week of the program (week 1 = the
+    # first week), even when the participant is ahead of it.
+    not_before_week: int | None = Field(default=None, ge=1)
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -193,10 +216,19 @@ class ProgramSpec(_Frozen):
 
     @cached_property
     def specials_by_kind(self) -> dict[NudgeKind, NudgeSpec]:
-        out: dict[NudgeKind, NudgeSpec] = {}
+        return {kind: texts[0] for kind, texts in self.variants_by_kind.items()}
+
+    @cached_property
+    def variants_by_kind(self) -> dict[NudgeKind, tuple[NudgeSpec, ...]]:
+        out: dict[NudgeKind, list[NudgeSpec]] = {}
         for n in self.nudges:
-            out.setdefault(n.kind, n)
-        return out
+            if n.kind is not NudgeKind.TRACK:
+                out.setdefault(n.kind, []).append(n)
+        return {kind: tuple(sorted(ns, key=lambda n: n.id)) for kind, ns in out.items()}
+
+    def variants(self, kind: NudgeKind) -> tuple[NudgeSpec, ...]:
+        """Every text of a special kind, in the order they are used (by id)."""
+        return self.variants_by_kind.get(kind, ())
 
     @cached_property
     def tracks_by_persona(self) -> dict[Persona, tuple[NudgeSpec, ...]]:
@@ -372,6 +404,10 @@ def _parse_nudge(file: str, text: str, problems: list[Problem]) -> tuple[NudgeSp
             problems.append(Problem(file, "persona", f"only for kind 'track', not {nudge.kind.value!r}"))
         if nudge.order is not None:
             problems.append(Problem(file, "order", f"only for kind 'track', not {nudge.kind.value!r}"))
+        if nudge.not_before_week is not None:
+            problems.append(
+                Problem(file, "not_before_week", f"only for kind 'track', not {nudge.kind.value!r}")
+            )
     if not body.strip():
         problems.append(Problem(file, "body", "empty"))
     syntax_ok = True
@@ -449,7 +485,7 @@ def parse_program(files: Mapping[str, str], *, origin: str = "") -> Program:
             continue
         first_file[nudge.id] = file
         if nudge.kind is not NudgeKind.TRACK:
-            if nudge.kind in first_kind:
+            if nudge.kind in first_kind and nudge.kind not in VARIED_KINDS:
                 problems.append(
                     Problem(
                         file, "kind", f"a second {nudge.kind.value!r} message (also {first_kind[nudge.kind]})"

@@ -34,6 +34,8 @@ class RejectionCode(StrEnum):
     CONFERENCE_ADDED = "conference_added"  # the same conference (same id) was told before
     CONFERENCE_OVERLAP = "conference_overlap"
     CONFERENCE_TEXT = "conference_text"  # a name or hashtag that cannot go in an email
+    UNKNOWN_CONFERENCE = "unknown_conference"  # removing a conference the journey does not have
+    CONFERENCE_OVER = "conference_over"  # removing one that has already ended
     ALREADY_ENDING = "already_ending"
 
 

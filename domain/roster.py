@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.conferences import conference_problem, normal_hashtag
 from domain.personas import Persona
-from domain.program import ProgramSpec, Schedule, send_preference_problems
+from domain.program import ProgramSpec, send_preference_problems
 from domain.text import PlainText, check_address, text_problem
-from domain.timing import WEEKDAYS, Weekday, in_quiet_hours, is_valid_zone, local_datetime, weekday_of
+from domain.timing import WEEKDAYS, Weekday, is_valid_zone
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("participant_id", "name", "email", "timezone")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
     "send_days",
     "send_time",
     "personas",
+    "greeting_name",
     "mentor_email",
+    "mentor_name",
     "mission",
     "conferences",
 )
@@ -86,7 +88,9 @@ class RosterRow(Enrolee):
     line: int
     name: str
     email: str
+    greeting_name: str | None = None  # what emails greet them by; default from the name (domain.greeting)
     mentor_email: str | None = None
+    mentor_name: str | None = None
     mission: str | None = None
 
 
@@ -116,9 +120,14 @@ class Roster(BaseModel):
         return not self.problems
 
 
+# Spellings staff use for a column, after normalising (`Time zone` -> `time_zone`).
+_ALIASES = {"time_zone": "timezone", "greeting": "greeting_name", "mentor": "mentor_email"}
+
+
 def normalize_column(name: str) -> str:
-    """`Participant ID` and ` participant-id ` both mean `participant_id`."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    """`Participant ID` and ` participant-id ` both mean `participant_id`; `Time zone` means `timezone`."""
+    column = re.sub(r"[\s\-]+", "_", name.strip().lower())
+    return _ALIASES.get(column, column)
 
 
 def _split(value: str) -> list[str]:
@@ -300,7 +309,7 @@ def _check_row(
     name = check.text("name")
     if not name:
         check.fail("name", "required")
-    for column in ("name", "mission"):
+    for column in ("name", "mission", "greeting_name", "mentor_name"):
         problem = text_problem(check.text(column))
         if problem:
             check.fail(column, problem)
@@ -317,8 +326,9 @@ def _check_row(
         check.fail("timezone", "unknown time zone (use an IANA name like America/Chicago)")
     send_days = check.parsed("send_days", parse_send_days, schedule_defaults[0])
     send_time = check.parsed("send_time", parse_send_time, schedule_defaults[1])
-    no_personas: tuple[Persona, ...] = ()
-    personas = check.parsed("personas", parse_personas, no_personas)
+    # No persona chosen: the seed's way in, a reader who follows people and curates their feed.
+    reader: tuple[Persona, ...] = (Persona.CONSUMER,)
+    personas = check.parsed("personas", parse_personas, reader)
     mentor = check.text("mentor_email") or None
     if mentor is not None:
         mentor = check.parsed("mentor_email", lambda v: parse_email(v, smtputf8=smtputf8), mentor)
@@ -335,26 +345,9 @@ def _check_row(
         send_days=send_days,
         send_time=send_time,
         personas=personas,
+        greeting_name=check.text("greeting_name") or None,
         mentor_email=mentor,
+        mentor_name=check.text("mentor_name") or None,
         mission=check.text("mission") or None,
         conferences=conferences,
     )
-
-
-def demo_send_now(rows: Sequence[RosterRow], now: datetime, schedule: Schedule) -> list[RosterRow]:
-    """For the demo only: each participant's first send slot moved to `now` local, so welcome emails go
-    out within a minute. A participant for whom `now` is a quiet hour or day keeps their own slot."""
-    out: list[RosterRow] = []
-    for row in rows:
-        wall = local_datetime(now, row.timezone)
-        day = weekday_of(wall.date())
-        if day in schedule.quiet_days or in_quiet_hours(
-            wall.time(), schedule.quiet_start, schedule.quiet_end
-        ):
-            out.append(row)
-            continue
-        days = row.send_days if day in row.send_days else (*row.send_days, day)
-        out.append(
-            row.model_copy(update={"send_days": days, "send_time": wall.time().replace(microsecond=0)})
-        )
-    return out

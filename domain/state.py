@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.events import (
     CADENCE_KINDS,
+    CAPPED_KINDS,
     BurstEnded,
     BurstStarted,
     Completed,
     ConferenceAdded,
+    ConferenceRemoved,
     DormancyEnded,
     DormancyStarted,
     EmailNotSent,
     Enrolled,
     Event,
+    KeptGoing,
     MilestoneAchieved,
     NudgeDue,
     NudgeSkipped,
@@ -33,14 +36,18 @@ from domain.events import (
 )
 from domain.personas import Persona
 from domain.program import NudgeKind
-from domain.timing import Weekday, iso_week_key, local_date
+from domain.timing import Weekday, local_date
+
+# The weekly cap holds in every 7-day window.
+WEEK = timedelta(weeks=1)
 
 
 class Mode(StrEnum):
     NOT_ENROLLED = "not_enrolled"
     ACTIVE = "active"
     PAUSED = "paused"
-    DORMANT = "dormant"
+    SLOWED = "slowed"  # weeks without a click: the track goes on at a gentler pace
+    QUIET = "quiet"  # no answer to "shall we keep writing?": no email until the participant acts
     BURST = "burst"
     UNSUBSCRIBED = "unsubscribed"
     COMPLETED = "completed"
@@ -89,18 +96,22 @@ class JourneyState(BaseModel):
     persona_last_served: dict[str, UtcDatetime] = Field(default_factory=dict)  # fair rotation
     sends: int = 0
     last_cadence_send: UtcDatetime | None = None  # at most one cadence nudge per send slot
-    week_key: str | None = None  # local ISO week of the last track nudge ...
-    week_track_sends: int = 0  # ... and how many went that week (weekly cap)
+    recent_capped: tuple[UtcDatetime, ...] = ()  # capped sends of the last 8 days (the weekly cap)
+    last_track_send: UtcDatetime | None = None
     burst_day: date | None = None  # conference-local day of the last burst nudge ...
     burst_day_sends: int = 0  # ... and how many went that day (burst daily cap)
 
     welcome_sent: bool = False
+    first_send_at: UtcDatetime | None = None  # the welcome's instant when set at enrolment (demo)
     welcome_back_from: UtcDatetime | None = None  # pending welcome-back since this instant
-    paused_until: UtcDatetime | None = None
-    dormant_since: UtcDatetime | None = None  # detected dormancy
+    pauses: dict[str, UtcDatetime] = Field(default_factory=dict)  # origin -> until; paused while any holds
+    dormant_since: UtcDatetime | None = None  # silence detected: the slowed cadence
+    sunset_sent_at: UtcDatetime | None = None  # the latest "shall we keep writing?"
+    quiet_since: UtcDatetime | None = None  # no answer to it: nothing is sent
     last_checkin_at: UtcDatetime | None = None
     last_activity: UtcDatetime | None = None
     conferences: tuple[ConferenceState, ...] = ()
+    removed_conferences: tuple[str, ...] = ()  # ids taken back: never added again (their email keys)
     ended_early_at: UtcDatetime | None = None  # staff ended the program early (ends_at moved here)
     unsubscribed_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
@@ -118,6 +129,11 @@ class JourneyState(BaseModel):
         return self.unsubscribed_at is not None or self.completed_at is not None
 
     @property
+    def paused_until(self) -> datetime | None:
+        """When the last pause that holds ends; None when not paused."""
+        return max(self.pauses.values()) if self.pauses else None
+
+    @property
     def in_burst(self) -> bool:
         return any(c.started and not c.ended for c in self.conferences)
 
@@ -133,8 +149,10 @@ class JourneyState(BaseModel):
             return Mode.PAUSED
         if self.in_burst:
             return Mode.BURST
+        if self.quiet_since is not None:
+            return Mode.QUIET
         if self.dormant_since is not None:
-            return Mode.DORMANT
+            return Mode.SLOWED
         return Mode.ACTIVE
 
     def conference(self, conference_id: str) -> ConferenceState | None:
@@ -186,6 +204,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "send_days": event.send_days,
                 "send_time": event.send_time,
                 "personas": event.personas,
+                "first_send_at": event.first_send_at,
                 "last_activity": max(at, event.start),
             }
         case PersonaAdopted():
@@ -230,6 +249,12 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 added_at=at,
             )
             return {"conferences": (*state.conferences, conference), "last_activity": _activity(state, at)}
+        case ConferenceRemoved():
+            return {
+                "conferences": tuple(c for c in state.conferences if c.conference_id != event.conference_id),
+                "removed_conferences": (*state.removed_conferences, event.conference_id),
+                "last_activity": _activity(state, at),
+            }
         case BurstStarted():
             # The burst's daily emails are their welcome back: no separate one after the burst recap.
             return {
@@ -245,15 +270,26 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case DormancyStarted():
             if event.kind == "detected":
                 return {"dormant_since": at}
+            if event.kind == "quiet":
+                return {"quiet_since": at}
             return {}
         case DormancyEnded():
             if event.kind == "detected":
                 return {"dormant_since": None, "welcome_back_from": at}
+            if event.kind == "quiet":
+                return {"quiet_since": None, "welcome_back_from": at}
             return {}
         case Paused():
-            return {"paused_until": event.until, "last_activity": _activity(state, at)}
+            return {
+                "pauses": {**state.pauses, event.origin: event.until},
+                "last_activity": _activity(state, at),
+            }
         case Resumed():
-            return {"paused_until": None, "last_activity": _activity(state, at)}
+            pauses = {o: u for o, u in state.pauses.items() if o != event.origin}
+            # Silence is counted from the end of a pause, however it ended.
+            return {"pauses": pauses, "last_activity": _activity(state, at)}
+        case KeptGoing():
+            return {"last_activity": _activity(state, at)}
         case ScheduleChanged():
             return _schedule_changes(state, event)
         case ProgramEndScheduled():
@@ -280,10 +316,6 @@ def _schedule_changes(state: JourneyState, event: ScheduleChanged) -> dict[str, 
             c if c.timezone is not None or c.ended else c.model_copy(update={"timezone": state.timezone})
             for c in state.conferences
         )
-    # The weekly cap across a zone change: the count is kept by local week label. Track sends counted in
-    # the old zone's week W still count against week W in the new zone, and a send in the new zone's
-    # week W-1 (still running there, say after moving west) counts against W too (see `_sent_changes`), so
-    # a zone change never lets a week get more than the cap.
     return update
 
 
@@ -295,16 +327,12 @@ def _sent_changes(state: JourneyState, event: NudgeDue) -> dict[str, object]:
         update["last_cadence_send"] = at
     if event.nudge_id not in state.sent_nudges:
         update["sent_nudges"] = (*state.sent_nudges, event.nudge_id)
+    if event.kind in CAPPED_KINDS:
+        # Eight days kept: the cap counts seven local days, and a zone change can stretch a day.
+        update["recent_capped"] = (*(t for t in state.recent_capped if t > at - WEEK - timedelta(days=1)), at)
     match event.kind:
         case NudgeKind.TRACK:
-            week = iso_week_key(at, state.timezone)
-            if state.week_key is not None and week <= state.week_key:
-                # Same week; or an earlier label, which only a zone change westwards produces: that
-                # send counts against the week already counting (labels like 2026-W07 sort in order).
-                update["week_track_sends"] = state.week_track_sends + 1
-            else:
-                update["week_key"] = week
-                update["week_track_sends"] = 1
+            update["last_track_send"] = at
             if event.persona is not None:
                 update["persona_last_served"] = {**state.persona_last_served, event.persona.value: at}
         case NudgeKind.WELCOME:
@@ -313,6 +341,8 @@ def _sent_changes(state: JourneyState, event: NudgeDue) -> dict[str, object]:
             update["welcome_back_from"] = None
         case NudgeKind.CHECKIN:
             update["last_checkin_at"] = at
+        case NudgeKind.SUNSET:
+            update["sunset_sent_at"] = at
         case NudgeKind.BURST_PREP | NudgeKind.BURST_DAILY:
             conference = state.conference(event.conference_id or "")
             if conference is not None:

@@ -31,19 +31,21 @@ class NudgeContext(BaseModel):
 
     first_name: str
     program_title: str
-    mentor_name: str = ""
+    mentor_name: str = ""  # the roster's mentor name, else their address
+    mentor_email: str = ""  # replies go there too (Reply-To)
     mission: str = ""
     personas: list[str] = Field(default_factory=list)  # persona titles
     achieved: list[str] = Field(default_factory=list)  # milestone titles, in the order achieved
     weeks_left: int = 0
     conference: ConferenceContext | None = None  # during a conference burst only
+    ended_early: bool = False  # staff ended the program early: the recap's wording
 
     def values(self, *, markdown: bool = False) -> dict[str, Any]:
         """The template variables; with `markdown`, what a participant typed is escaped so it stays text
         in the HTML (no link, image or emphasis can come out of a name or a conference title)."""
         data = self.model_dump()
         if markdown:
-            for key in ("first_name", "mentor_name", "mission"):
+            for key in ("first_name", "mentor_name", "mentor_email", "mission"):
                 data[key] = escape_markdown(data[key])
             if data["conference"] is not None:
                 for key in ("name", "hashtag"):
@@ -62,11 +64,13 @@ def sample_contexts(*, conference: bool) -> list[NudgeContext]:
         first_name="Ada",
         program_title="Sample program",
         mentor_name="Grace",
+        mentor_email="grace@example.org",
         mission="wellness",
         personas=["Consumer", "Creator"],
         achieved=["First post"],
         weeks_left=12,
         conference=conf if conference else None,
+        ended_early=True,
     )
     empty = NudgeContext(
         first_name="Ada", program_title="Sample program", conference=conf if conference else None

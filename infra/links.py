@@ -27,6 +27,7 @@ class Action(StrEnum):
     MENTOR_UNSUBSCRIBE = "mentor-unsubscribe"
     AMPLIFIED = "amplified"  # args: participant, milestone
     MENTOR_PREFERENCES = "mentor-preferences"
+    KEEP_GOING = "keep_going"  # the sunset email's "yes, keep writing to me"
 
 
 # Unsubscribe links must keep working long after the email (RFC 8058 asks for it); others expire.

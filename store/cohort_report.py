@@ -12,7 +12,7 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 # Modes in the order staff read them; a mode the journey gains later is listed after these.
-MODE_ORDER = ("active", "slowed", "quiet", "dormant", "burst", "paused", "unsubscribed", "completed")
+MODE_ORDER = ("active", "slowed", "quiet", "burst", "paused", "unsubscribed", "completed")
 FINISHED = frozenset({"unsubscribed", "completed"})
 # A click is an event a signed link caused: its command id is the link intent's id.
 CLICK_PREFIX = "link-"

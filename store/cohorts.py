@@ -21,7 +21,9 @@ class ParticipantRecord(BaseModel):
     send_days: list[str]
     send_time: time
     personas: list[str] = Field(default_factory=list)
+    greeting_name: str | None = None
     mentor_email: str | None = None
+    mentor_name: str | None = None
     mission: str | None = None
     conferences: list[RosterConference] = Field(default_factory=list)
 
@@ -35,7 +37,9 @@ class ParticipantRecord(BaseModel):
             send_days=list(row.send_days),
             send_time=row.send_time,
             personas=[p.value for p in row.personas],
+            greeting_name=row.greeting_name,
             mentor_email=row.mentor_email,
+            mentor_name=row.mentor_name,
             mission=row.mission,
             conferences=list(row.conferences),
         )
@@ -96,15 +100,15 @@ async def _insert_participants(conn: Connection, cohort_id: str, rows: list[Part
     inserted = await conn.fetch(
         """
         insert into participants (cohort_id, participant_id, name, email, timezone, send_days, send_time,
-                                  personas, mentor_email, mission, conferences)
+                                  personas, mentor_email, mission, conferences, greeting_name, mentor_name)
         select $1, r.participant_id, r.name, r.email, r.timezone,
                string_to_array(r.send_days, ','), r.send_time,
                coalesce(string_to_array(nullif(r.personas, ''), ','), '{}'), r.mentor_email, r.mission,
-               r.conferences
+               r.conferences, r.greeting_name, r.mentor_name
         from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::time[], $8::text[],
-                    $9::text[], $10::text[], $11::jsonb[])
+                    $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[])
              as r(participant_id, name, email, timezone, send_days, send_time, personas, mentor_email,
-                  mission, conferences)
+                  mission, conferences, greeting_name, mentor_name)
         on conflict (cohort_id, participant_id) do nothing
         returning participant_id
         """,
@@ -119,6 +123,8 @@ async def _insert_participants(conn: Connection, cohort_id: str, rows: list[Part
         [r.mentor_email for r in rows],
         [r.mission for r in rows],
         [json.dumps([c.model_dump(mode="json") for c in r.conferences]) for r in rows],
+        [r.greeting_name for r in rows],
+        [r.mentor_name for r in rows],
     )
     return len(inserted)
 
@@ -138,3 +144,73 @@ async def read_enrolees(
         limit,
     )
     return [Enrolee.model_validate({**row, "conferences": json.loads(row["conferences"])}) for row in rows]
+
+
+class ContactChange(BaseModel):
+    """New contact data for one participant (None keeps the column); validated by the caller."""
+
+    name: str | None = None
+    email: str | None = None
+    greeting_name: str | None = None
+    mentor_email: str | None = None
+    mentor_name: str | None = None
+
+    def columns(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class EmailTaken(Exception):
+    """Another participant of the cohort has this address."""
+
+
+async def update_contact(
+    pool: asyncpg.Pool, cohort_id: str, participant_id: str, change: ContactChange
+) -> bool:
+    """Apply `change` (contact data lives only here: Temporal never had it); False if no such participant.
+    An empty string clears an optional column (greeting, mentor)."""
+    columns = change.columns()
+    if not columns:
+        return True
+    sets = ", ".join(f"{column} = nullif(${i + 3}, '')" for i, column in enumerate(columns))
+    try:
+        done = await pool.execute(
+            f"update participants set {sets} where cohort_id = $1 and participant_id = $2",
+            cohort_id,
+            participant_id,
+            *columns.values(),
+        )
+    except asyncpg.UniqueViolationError:
+        raise EmailTaken(
+            f"another participant of cohort {cohort_id!r} has the email {change.email!r}"
+        ) from None
+    return str(done) == "UPDATE 1"
+
+
+CONTACT_COLUMNS = ("name", "email", "greeting_name", "mentor_email", "mentor_name")
+
+
+async def contact_differences(
+    pool: asyncpg.Pool, cohort_id: str, rows: list[ParticipantRecord]
+) -> list[tuple[str, str, str | None, str | None]]:
+    """(participant, column, saved, roster) for each contact cell a re-run's roster changes; emails are
+    compared without case, as the roster's uniqueness rule does."""
+    saved = {
+        r["participant_id"]: r
+        for r in await pool.fetch(
+            f"select participant_id, {', '.join(CONTACT_COLUMNS)} from participants"
+            " where cohort_id = $1 and participant_id = any($2::text[])",
+            cohort_id,
+            [r.participant_id for r in rows],
+        )
+    }
+    out: list[tuple[str, str, str | None, str | None]] = []
+    for row in rows:
+        old = saved.get(row.participant_id)
+        if old is None:
+            continue
+        for column in CONTACT_COLUMNS:
+            before, after = old[column], getattr(row, column)
+            same = (before or "").lower() == (after or "").lower() if "email" in column else before == after
+            if not same:
+                out.append((row.participant_id, column, before, after))
+    return out

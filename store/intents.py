@@ -44,6 +44,7 @@ class Participant(BaseModel):
     personas: list[str]
     paused_until: datetime | None
     unsubscribed_at: datetime | None
+    greeting_name: str | None = None  # contact data: what emails greet them by (None: from the name)
 
 
 class Intent(BaseModel):
@@ -106,7 +107,7 @@ async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant 
         return None
     row = await pool.fetchrow(
         """
-        select p.cohort_id, p.participant_id, p.unsubscribed_at,
+        select p.cohort_id, p.participant_id, p.unsubscribed_at, p.greeting_name,
                coalesce(s.timezone, p.timezone) as timezone,
                coalesce(s.send_days, p.send_days) as send_days,
                coalesce(s.send_time, p.send_time) as send_time,

@@ -56,16 +56,18 @@ class MentorSummary(BaseModel):
 async def sync_mentors(pool: asyncpg.Pool, cohort_id: str) -> int:
     """Add a mentor for each distinct roster `mentor_email` not yet known; the number added.
 
-    Name and zone: the mentor's own participant row when they are also a participant, else the email's
-    local part and the zone most of their mentees live in (staff can change both later).
+    Name and zone: the mentor's own participant row when they are also a participant, else the roster's
+    `mentor_name` (or the email's local part) and the zone most of their mentees live in (staff can
+    change both later).
     """
     rows = await pool.fetch(
         """
         with wanted as (
-            select lower(mentor_email) as email, mode() within group (order by timezone) as zone
+            select lower(mentor_email) as email, mode() within group (order by timezone) as zone,
+                   max(mentor_name) as roster_name
             from participants where cohort_id = $1 and mentor_email is not null group by 1
         )
-        select w.email, coalesce(p.name, split_part(w.email, '@', 1)) as name,
+        select w.email, coalesce(p.name, w.roster_name, split_part(w.email, '@', 1)) as name,
                coalesce(p.timezone, w.zone) as timezone
         from wanted w left join participants p on p.cohort_id = $1 and lower(p.email) = w.email
         """,

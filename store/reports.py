@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
-MODES = ("not_started", "active", "in_burst", "paused", "dormant", "unsubscribed", "completed")
+MODES = ("not_started", "active", "in_burst", "paused", "slowed", "quiet", "unsubscribed", "completed")
 
 
 class CohortRow(BaseModel):
@@ -95,12 +95,10 @@ class ParticipantReport(BaseModel):
 
 
 def origin_of(command_id: str | None, payload: dict[str, Any]) -> str:
-    """Who made an event, from what it carries: an explicit origin, else the command id's source (link
-    intents are `link-...`, staff commands `staff-...` (`staff-cohort-...` for a whole cohort), the
-    launch's `enroll` and `roster-conference:...`); an event of the journey's own clock is the program's."""
-    origin = payload.get("origin")
-    if isinstance(origin, str) and origin:
-        return origin
+    """Who made an event, from what it carries: the command id's source (link intents are `link-...`, staff
+    commands `staff-...` (`staff-cohort-...` for a whole cohort), the launch's `enroll` and
+    `roster-conference:...`), else a pause's origin; an event of the journey's own clock (a pause running
+    out included) is the program's."""
     if command_id is None:
         return "program"
     for prefix, who in (
@@ -113,7 +111,13 @@ def origin_of(command_id: str | None, payload: dict[str, Any]) -> str:
     ):
         if command_id.startswith(prefix):
             return who
+    origin = payload.get("origin")
+    if isinstance(origin, str) and origin:
+        return _PAUSE_ORIGINS.get(origin, origin)
     return "program"
+
+
+_PAUSE_ORIGINS = {"participant": "participant", "staff": "staff", "cohort": "staff (cohort)"}
 
 
 def _ending(events: list[TimelineEvent]) -> str | None:
@@ -151,7 +155,7 @@ def _cohort_row(row: asyncpg.Record) -> CohortRow:
 
 _COHORTS = """
     select c.cohort_id, c.program, c.start_date, s.participants,
-           s.not_started, s.active, s.in_burst, s.paused, s.dormant, s.unsubscribed, s.completed
+           s.not_started, s.active, s.in_burst, s.paused, s.slowed, s.quiet, s.unsubscribed, s.completed
     from cohorts c left join cohort_summary s using (cohort_id)
 """
 

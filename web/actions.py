@@ -17,6 +17,7 @@ from domain import (
     AdoptPersona,
     ChangeSchedule,
     DropPersona,
+    KeepGoing,
     Pause,
     Persona,
     RecordMilestone,
@@ -26,6 +27,7 @@ from domain import (
 )
 from domain.conferences import conference_id, conference_problem, normal_hashtag
 from domain.program import Program, send_preference_problems
+from domain.text import text_problem
 from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
 from store.intents import Participant
@@ -49,6 +51,7 @@ class Plan:
     form: dict[str, str]  # the fields that make this submission what it is (hashed into the action id)
     commands: list[SteerCommand] = field(default_factory=list)  # ids are given when recorded
     notes: list[str] = field(default_factory=list)  # what changed in Postgres only, for the result page
+    greeting: str | None = None  # a new greeting name (contact data, Postgres only); "" = from the name
 
 
 def _date(form: dict[str, str], name: str, label: str, *, required: bool = True) -> date | None:
@@ -145,7 +148,7 @@ def plan_conference(form: dict[str, str]) -> Plan:
     return Plan(form=key, commands=[command])
 
 
-PREFERENCE_FIELDS = ("timezone", "send_time", "snooze_until", "resume")
+PREFERENCE_FIELDS = ("timezone", "send_time", "snooze_until", "resume", "greeting_name")
 
 
 def preferences_key(form: dict[str, str], days: list[str], personas: list[str]) -> dict[str, str]:
@@ -167,6 +170,13 @@ def plan_preferences(
     """Compare the form with the journey's preferences; each difference becomes a command (schedule
     changed, personas adopted/dropped, snooze, resume, conference)."""
     plan = Plan(form=preferences_key(form, days, personas))
+    if "greeting_name" in form:
+        greeting = " ".join(form["greeting_name"].split())
+        problem = text_problem(greeting)
+        if problem:
+            raise FormError("greeting_name", f"Greet me as: {problem}.")
+        if greeting != (participant.greeting_name or ""):
+            plan.greeting = greeting
 
     timezone = form.get("timezone", "").strip()
     if not timezone or not is_valid_zone(timezone):
@@ -367,6 +377,7 @@ class PreferencesAction(LinkAction):
         snoozed = p.paused_until is not None and p.paused_until > visit.now
         posted = bool(visit.values)
         return {
+            "greeting_name": p.greeting_name or "",
             "timezone": p.timezone,
             "send_time": f"{p.send_time:%H:%M}",
             "send_days": visit.lists.get("send_days", []) if posted else p.send_days,
@@ -394,7 +405,25 @@ class PreferencesAction(LinkAction):
         ]
         if after.paused_until is not None and after.paused_until > visit.now:
             lines.append(f"We will not email you until {local_day(after.paused_until, after.timezone)}.")
+        if plan.greeting is not None:
+            lines.append(
+                f"Our emails will greet you as {plan.greeting}."
+                if plan.greeting
+                else "Our emails will greet you by your first name."
+            )
         return lines
+
+
+class KeepGoingAction(LinkAction):
+    """The sunset email's "yes, keep writing to me": after a long silence the journey would go quiet."""
+
+    action, title, template = Action.KEEP_GOING, "Keep the notes coming", "actions/keep_going.html"
+
+    def plan(self, visit: Visit) -> Plan:
+        return Plan(form={}, commands=[KeepGoing(command_id=_PLACEHOLDER_ID)])
+
+    def done(self, visit: Visit, plan: Plan, after: Participant) -> list[str]:
+        return ["Thank you: the notes keep coming, at your usual pace."]
 
 
 class UnsubscribeAction(LinkAction):
@@ -419,6 +448,7 @@ LINK_ACTIONS: dict[Action, LinkAction] = {
         SnoozeAction(),
         ConferenceAction(),
         PreferencesAction(),
+        KeepGoingAction(),
         UnsubscribeAction(),
     )
 }

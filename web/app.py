@@ -28,6 +28,7 @@ from infra.links import Action, LinkClaims, LinkError, verify_link
 from infra.postgres import create_pool
 from infra.settings import Settings
 from steering import RETRY_EVERY, Journeys, Outcome, Pending, Rejected, Steering
+from store.cohorts import ContactChange, update_contact
 from store.intents import IntentStatus, Participant, action_id_for, find_participant, intents_of
 from store.programs import ProgramCache, ProgramNotFound
 from web import mentors, pages
@@ -124,6 +125,15 @@ class LinkApp:
             plan = link.plan(visit)
         except FormError as err:
             return await self._page(replace(visit, error=err))
+        if plan.greeting is not None:
+            # Contact data: Postgres only (the journey never holds names), effective from the next email.
+            p = visit.participant
+            await update_contact(
+                self.pool, p.cohort_id, p.participant_id, ContactChange(greeting_name=plan.greeting)
+            )
+            visit = replace(visit, participant=p.model_copy(update={"greeting_name": plan.greeting or None}))
+            if not plan.commands:
+                return self._result(link, visit, plan, [], repeated=False)
         recorded, outcomes = await self.steering.send_all(
             visit.participant,
             plan.commands,

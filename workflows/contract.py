@@ -154,6 +154,7 @@ class SendNudgeInput(BaseModel):
     achieved: list[str] = Field(default_factory=list)  # milestone ids, in the order achieved
     conference: ConferenceInfo | None = None
     weeks_left: int = 0
+    ended_early: bool = False  # staff ended the program early: the recap says so
 
 
 class SendStatus(StrEnum):
@@ -195,6 +196,7 @@ class LaunchBatchInput(BaseModel):
     # When the batch's enrolments are decided: fixed by the launch workflow, so a retried batch decides
     # exactly the same events. None: now.
     decided_at: datetime | None = None
+    first_send_at: datetime | None = None  # the demo's: each welcome then, when not a quiet hour there
 
 
 class LaunchFailure(BaseModel):

@@ -27,10 +27,12 @@ with workflow.unsafe.imports_passed_through():
         EndProgram,
         Event,
         JourneyView,
+        KeepGoing,
         NudgeDue,
         Pause,
         RecordEmailOutcome,
         RecordMilestone,
+        RemoveConference,
         Resume,
         SteerCommand,
         Tick,
@@ -217,6 +219,7 @@ class JourneyWorkflow:
             achieved=list(self._state.milestones),
             conference=conference,
             weeks_left=max((self._state.ends_at - event.at).days // 7, 0) if self._state.ends_at else 0,
+            ended_early=self._state.ended_early_at is not None,
         )
 
     def _append_input(self, events: list[Event]) -> AppendEventsInput:
@@ -326,11 +329,27 @@ class JourneyWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def keep_going(self, command: KeepGoing) -> JourneyView:
+        return await self._update(command)
+
+    @keep_going.validator
+    def _v_keep_going(self, command: KeepGoing) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def add_conference(self, command: AddConference) -> JourneyView:
         return await self._update(command)
 
     @add_conference.validator
     def _v_add_conference(self, command: AddConference) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def remove_conference(self, command: RemoveConference) -> JourneyView:
+        return await self._update(command)
+
+    @remove_conference.validator
+    def _v_remove_conference(self, command: RemoveConference) -> None:
         self._validate(command)
 
     @workflow.update
@@ -370,7 +389,9 @@ JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
     DropPersona: JourneyWorkflow.drop_persona,
     Pause: JourneyWorkflow.pause,
     Resume: JourneyWorkflow.resume,
+    KeepGoing: JourneyWorkflow.keep_going,
     AddConference: JourneyWorkflow.add_conference,
+    RemoveConference: JourneyWorkflow.remove_conference,
     Unsubscribe: JourneyWorkflow.unsubscribe,
     ChangeSchedule: JourneyWorkflow.change_schedule,
     EndProgram: JourneyWorkflow.end_program,

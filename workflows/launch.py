@@ -7,7 +7,7 @@ re-run launch or a second CLI starts no one twice. Progress is the `progress` qu
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -31,6 +31,7 @@ class LaunchInput(BaseModel):
     program: str
     task_queue: str
     batch_size: int = 100
+    first_send_at: datetime | None = None  # the demo: every welcome at this instant (see Enroll)
     # Carried across continue-as-new.
     after: str | None = None
     processed: int = 0
@@ -77,6 +78,7 @@ class CohortLaunchWorkflow:
                     after=after,
                     limit=data.batch_size,
                     decided_at=workflow.now(),
+                    first_send_at=data.first_send_at,
                 ),
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=60),

@@ -84,7 +84,27 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
         assert "`p0000`" in details and "**Mode:** active" in details and "next email welcome" in details
         second = await cli(settings, *args, cwd=tmp_path)
         assert second.returncode == 0, second.stderr
-        assert "0 new" in second.stderr
+        assert "0 new" in second.stderr and "--update-contacts" not in second.stderr
+        # A re-run whose roster changed an address: reported, kept; applied only when asked.
+        moved = roster(
+            tmp_path / "moved.csv", [*rows(4), f"p0004,Zed,zed@new.example.org,UTC,,,,,,{conference}"]
+        )
+        moved_args = [*args[:2], str(moved), *args[3:]]
+        third = await cli(settings, *moved_args, cwd=tmp_path)
+        assert third.returncode == 0, third.stderr
+        assert (
+            "participant p0004: email 'z@example.org' in Postgres, 'zed@new.example.org' in the roster "
+            "(kept; add --update-contacts to apply it)"
+        ) in third.stderr
+        saved = "select email from participants where cohort_id = 'c1' and participant_id = 'p0004'"
+        conn = await asyncpg.connect(database)
+        try:
+            assert await conn.fetchval(saved) == "z@example.org"
+            applied = await cli(settings, *moved_args, "--update-contacts", cwd=tmp_path)
+            assert applied.returncode == 0 and "(applied)" in applied.stderr, applied.stderr
+            assert await conn.fetchval(saved) == "zed@new.example.org"
+        finally:
+            await conn.close()
         for wid, run_id in runs.items():
             assert (await client.get_workflow_handle(wid).describe()).run_id == run_id
 

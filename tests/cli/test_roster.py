@@ -102,7 +102,7 @@ def test_missing_and_unknown_columns_are_fatal(tmp_path, spec):
     assert roster.fatal
     assert [p.message("r.csv") for p in roster.problems] == [
         "r.csv: line 1, column mail: 'mail': unknown column (known: participant_id, name, email, timezone, "
-        "send_days, send_time, personas, mentor_email, mission, conferences)",
+        "send_days, send_time, personas, greeting_name, mentor_email, mentor_name, mission, conferences)",
         "r.csv: line 1, column email: missing column",
     ]
 

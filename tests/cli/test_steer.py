@@ -90,8 +90,13 @@ async def test_participant_schedule_moves_the_next_send_through_the_steering_ser
             settings, "participant", "schedule", "p0000", "--send-days", "tue,fun", cwd=tmp_path
         )
         assert bad_day.returncode != 0 and "--send-days 'tue,fun'" in bad_day.stderr
-        # The schedule in force already: the journey says so.
-        same = await cli(settings, "participant", "schedule", "p0000", "--send-time", "07:00", cwd=tmp_path)
+        quiet_day = await cli(
+            settings, "participant", "schedule", "p0000", "--send-days", "tue,sun", cwd=tmp_path
+        )
+        assert quiet_day.returncode != 0
+        assert "sun is a quiet day of the program" in quiet_day.stderr
+        # The schedule in force already (the time read as the roster reads it): the journey says so.
+        same = await cli(settings, "participant", "schedule", "p0000", "--send-time", "7:00 AM", cwd=tmp_path)
         assert same.returncode == EXIT_REJECTED and "nothing to change" in same.stderr
         # Both went through the steering service: recorded as intents first, settled with the outcome.
         conn = await asyncpg.connect(database)
@@ -107,7 +112,7 @@ async def test_participant_schedule_moves_the_next_send_through_the_steering_ser
         ]
 
 
-async def test_cohort_pause_resume_then_end_sends_the_recap_without_unsubscribing(
+async def test_cohort_pause_resume_then_end_before_any_email_completes_without_recap_or_unsubscribing(
     settings, temporal_env, tmp_path, database
 ):
     async with worker(settings):
@@ -121,6 +126,25 @@ async def test_cohort_pause_resume_then_end_sends_the_recap_without_unsubscribin
         assert resumed.returncode == 0 and json.loads(resumed.stdout)["applied"] == 2
         assert [(await _journey(settings, tmp_path, p))["mode"] for p in ("p0000", "p0001")] == ["active"] * 2
 
+        # A conference for the whole cohort: one id, so a second run adds nothing twice.
+        day = (datetime.now(UTC) + timedelta(days=30)).date()
+        conf = ["cohort", "conference", "sc2", "--name", "Kidney Week", "--starts", day.isoformat()]
+        conf += ["--ends", (day + timedelta(days=2)).isoformat(), "--hashtag", "KidneyWk"]
+        added = await cli(settings, *conf, "--json", cwd=tmp_path)
+        assert added.returncode == 0 and json.loads(added.stdout)["applied"] == 2, added.stderr
+        (burst,) = (await _journey(settings, tmp_path, "p0001"))["upcoming_bursts"]
+        assert burst["hashtag"] == "#KidneyWk"
+        # One participant cannot go after all: taken back from their journey only.
+        removed = await cli(
+            settings, "participant", "conference", "p0001", "--remove", burst["conference_id"], cwd=tmp_path
+        )
+        assert removed.returncode == 0, removed.stderr
+        assert (await _journey(settings, tmp_path, "p0001"))["upcoming_bursts"] == []
+        assert len((await _journey(settings, tmp_path, "p0000"))["upcoming_bursts"]) == 1
+        twice = await cli(settings, *conf, "--json", cwd=tmp_path)
+        assert twice.returncode == 0 and json.loads(twice.stdout)["applied"] == 0
+        assert sum(json.loads(twice.stdout)["rejected"].values()) == 2  # added, or added and removed
+
         unconfirmed = await cli(settings, "cohort", "end", "sc2", cwd=tmp_path)
         assert unconfirmed.returncode != 0 and "add --yes" in unconfirmed.stderr
         assert (await _journey(settings, tmp_path, "p0000"))["next_nudge_kind"] != "recap"
@@ -131,10 +155,9 @@ async def test_cohort_pause_resume_then_end_sends_the_recap_without_unsubscribin
         assert (report["update"], report["applied"], report["rejected"]) == ("end_program", 2, {})
         for pid in ("p0000", "p0001"):
             journey = await _journey(settings, tmp_path, pid)
-            # The recap is next, at the participant's next send slot (Tuesday 08:30 in Chicago).
-            assert journey["next_nudge_kind"] == "recap" and journey["mode"] == "active"
-            recap_at = datetime.fromisoformat(journey["next_nudge_at"])
-            assert local_datetime(recap_at, "America/Chicago").strftime("%a %H:%M") == "Tue 08:30"
+            # Ended before their first email (the welcome was due on Tuesday): no "your year ends" email,
+            # the journey completes at once.
+            assert journey["next_nudge_kind"] is None and journey["mode"] == "completed"
             assert datetime.fromisoformat(journey["ends_at"]) <= datetime.now(UTC)
         conn = await asyncpg.connect(database)
         try:
@@ -146,4 +169,4 @@ async def test_cohort_pause_resume_then_end_sends_the_recap_without_unsubscribin
             await conn.close()
         again = await cli(settings, "cohort", "end", "sc2", "--yes", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
-        assert "2 rejected: the program is already ending" in again.stderr
+        assert "2 left alone: journey completed" in again.stderr

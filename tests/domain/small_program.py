@@ -56,6 +56,7 @@ def nudge(
     order: int | None = None,
     milestones: tuple[str, ...] = (),
     suggests: str | None = None,
+    not_before_week: int | None = None,
     body: str = "Hi {{ first_name }}.",
 ) -> str:
     lines = ["+++", f'id = "{nudge_id}"', f'kind = "{kind}"']
@@ -67,22 +68,38 @@ def nudge(
     lines.append("milestones = [" + ", ".join(f'"{m}"' for m in milestones) + "]")
     if suggests is not None:
         lines.append(f'suggests = "{suggests}"')
+    if not_before_week is not None:
+        lines.append(f"not_before_week = {not_before_week}")
     lines += ["+++", body, ""]
     return "\n".join(lines)
 
 
 def small_files() -> dict[str, str]:
     files = {"program.toml": PROGRAM_TOML}
-    for kind in ("welcome", "welcome_back", "checkin", "burst_prep", "burst_daily", "burst_recap", "recap"):
+    kinds = (
+        "welcome",
+        "welcome_back",
+        "checkin",
+        "burst_prep",
+        "burst_daily",
+        "burst_recap",
+        "recap",
+        "sunset",
+    )
+    for kind in kinds:
         files[f"nudges/{kind}.md"] = nudge(kind, kind)
+    # Several texts for the kinds that come more than once: none is ever sent twice.
+    for kind in ("checkin", "welcome_back"):
+        files[f"nudges/{kind}-2.md"] = nudge(f"{kind}-2", kind)
     for i in range(1, 7):
         files[f"nudges/consumer-{i:02d}.md"] = nudge(
             f"consumer-{i:02d}",
             "track",
             persona="consumer",
             order=i,
-            milestones=("followed_ten",),
+            milestones={1: ("followed_ten",), 2: ("followed_institution",)}.get(i, ()),
             suggests="creator" if i == 3 else None,
+            not_before_week=3 if i == 5 else None,  # written for "a few weeks in"
         )
     for persona in ("creator", "amplifier", "twittermittent", "mission"):
         for i in range(1, 5):

@@ -108,24 +108,80 @@ def test_planned_pause_sends_nothing_and_resumes_the_cadence() -> None:
     assert types.index("paused") < types.index("dormancy_started") < types.index("resumed")
 
 
-def test_detected_dormancy_checks_in_then_welcomes_back_on_activity() -> None:
+def test_a_silent_reader_keeps_the_track_at_a_gentler_pace_and_a_click_restores_it() -> None:
+    # Reading without clicking is not dormancy: after four weeks without a click the track goes on at one
+    # email every two weeks (the program's `silent_every_weeks`), and a click brings back the normal pace
+    # with a welcome-back.
     back = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
-    script = [(back, RecordMilestone(command_id="back", milestone_id="followed_ten"))]
-    events = simulate(SMALL, enroll(personas=()), START + timedelta(weeks=11), script)
-    started = next(e for e in events if isinstance(e, DormancyStarted))
-    assert started.kind == "detected" and started.at == START + timedelta(weeks=4)
-    checkins = [s for s in sends(events) if s.kind is NudgeKind.CHECKIN]
-    assert [local(c) for c in checkins] == [
-        "Tue 2026-01-20 08:30",  # no track held: check-ins from the start, every two weeks ...
-        "Tue 2026-02-03 08:30",  # ... and dormancy (from Mon 02-02) keeps that interval
-        "Tue 2026-02-17 08:30",
-        "Tue 2026-03-03 08:30",
+    script = [(back, RecordMilestone(command_id="back", milestone_id="first_post"))]
+    events = simulate(
+        SMALL, enroll(personas=("consumer", "creator", "amplifier")), START + timedelta(weeks=13), script
+    )
+    slowed = next(e for e in events if isinstance(e, DormancyStarted))
+    assert slowed.kind == "detected" and slowed.at == START + timedelta(weeks=4)
+    after = [(s.nudge_id, local(s)) for s in sends(events) if s.at > slowed.at]
+    assert after == [
+        ("creator-03", "Thu 2026-02-12 08:30"),  # two weeks after the last email (Thu 01-29) ...
+        ("amplifier-03", "Thu 2026-02-26 08:30"),  # ... and two more: the track goes on, slower
+        ("welcome_back", "Thu 2026-03-12 08:30"),  # the click on Tue 03-10 restores the pace
+        ("consumer-04", "Tue 2026-03-17 08:30"),
+        ("creator-04", "Thu 2026-03-19 08:30"),
+        ("amplifier-04", "Tue 2026-03-24 08:30"),
+        ("consumer-05", "Thu 2026-03-26 08:30"),
+        ("recap", "Tue 2026-03-31 08:30"),
     ]
     ended = next(e for e in events if isinstance(e, DormancyEnded))
     assert ended.at == back and ended.command_id == "back"
-    welcome_back = next(s for s in sends(events) if s.kind is NudgeKind.WELCOME_BACK)
-    assert local(welcome_back) == "Thu 2026-03-12 08:30"
-    assert not [c for c in checkins if c.at > back]
+
+
+SUNSET_SOON = SMALL.model_copy(
+    update={"schedule": SMALL.schedule.model_copy(update={"sunset_after_weeks": 6, "sunset_wait_weeks": 2})}
+)
+
+
+def test_a_long_silence_asks_once_whether_to_keep_writing_and_yes_keeps_going() -> None:
+    from domain import KeepGoing
+
+    answered = datetime(2026, 2, 20, 18, 0, tzinfo=UTC)
+    script = [(answered, KeepGoing(command_id="yes"))]
+    events = simulate(
+        SUNSET_SOON, enroll(personas=("consumer", "creator")), START + timedelta(weeks=13), script
+    )
+    (sunset,) = [s for s in sends(events) if s.kind is NudgeKind.SUNSET]
+    assert local(sunset) == "Tue 2026-02-17 08:30"  # the first slot six weeks after enrolment
+    assert [e.type for e in events if e.at == answered] == ["dormancy_ended", "kept_going"]
+    assert not any(isinstance(e, DormancyStarted) and e.kind == "quiet" for e in events)
+    after = [s.kind for s in sends(events) if s.at > answered]
+    assert after[0] is NudgeKind.WELCOME_BACK and NudgeKind.TRACK in after and after[-1] is NudgeKind.RECAP
+
+
+def test_no_answer_to_the_sunset_email_goes_quiet_until_the_participant_acts() -> None:
+    acts = datetime(2026, 3, 12, 18, 0, tzinfo=UTC)
+    script = [(acts, RecordMilestone(command_id="m", milestone_id="followed_ten"))]
+    final, events = simulate_state(
+        SUNSET_SOON, enroll(personas=("consumer", "creator")), START + timedelta(weeks=13), script
+    )
+    (sunset,) = [s for s in sends(events) if s.kind is NudgeKind.SUNSET]
+    quiet = next(e for e in events if isinstance(e, DormancyStarted) and e.kind == "quiet")
+    assert quiet.at == sunset.at + timedelta(weeks=2)
+    assert not [s for s in sends(events) if quiet.at < s.at < acts], "no email while quiet"
+    state = fold(JourneyState(), [e for e in events if e.at <= quiet.at])
+    assert state.mode is Mode.QUIET and journey_view(state, SUNSET_SOON).next_nudge_at is None
+    woke = [e for e in events if e.at == acts]
+    assert [(e.type, getattr(e, "kind", None)) for e in woke[:2]] == [
+        ("dormancy_ended", "quiet"),
+        ("dormancy_ended", "detected"),
+    ]
+    assert next(s.kind for s in sends(events) if s.at > acts) is NudgeKind.WELCOME_BACK
+    assert final.completed_at is not None
+
+
+def test_check_ins_never_repeat_a_text() -> None:
+    # Nobody holds a track with notes left (one persona, its track done quickly): check-ins keep in touch,
+    # each with a new text, and stop when the texts run out rather than repeat one.
+    events = simulate(SMALL, enroll(personas=("mission",)), START + timedelta(weeks=13))
+    checkins = [s.nudge_id for s in sends(events) if s.kind is NudgeKind.CHECKIN]
+    assert checkins == ["checkin", "checkin-2"]
 
 
 def test_conference_burst_then_the_previous_cadence() -> None:
@@ -229,7 +285,7 @@ def test_validate_rejections_read_well() -> None:
         ),
         (AdoptPersona(command_id="b", persona=Persona.CONSUMER), "persona 'consumer' is already held"),
         (Pause(command_id="c", until=now - timedelta(hours=1)), "the pause would end in the past"),
-        (Resume(command_id="d"), "the journey is not paused"),
+        (Resume(command_id="d"), "the journey is not paused by the participant"),
         (AddConference(ends_on=date(2026, 2, 1), **conf), "the conference ends before it starts"),
         (AddConference(ends_on=date(2027, 2, 1), **conf), "a conference lasts at most 31 days"),
     ]

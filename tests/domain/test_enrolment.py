@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from domain import enrol
+from domain import NudgeDue, Persona, enrol, simulate
 from domain.enrolment import enrolment, roster_conference_command
 from domain.roster import RosterRow, validate_roster
 from infra.program_files import load_program
@@ -44,3 +44,13 @@ def test_a_roster_row_is_an_enroll_and_its_conferences() -> None:
     assert again == made
     _, state = enrol(made.enroll, made.conferences, datetime(2027, 1, 1, tzinfo=UTC), SPEC)
     assert [c.conference_id for c in state.conferences] == [conference.conference_id]
+
+
+def test_a_row_with_no_persona_starts_as_a_reader() -> None:
+    # Not check-ins only: the seed's way in is reading, so the row starts on the consumer track.
+    row = _row("p-2", "Ben Whitaker", "ben@example.org", "America/New_York", "", "", "", "")
+    assert row.personas == (Persona.CONSUMER,)
+    made = enrolment(row, journey_id="journey-c~p-2", program=SPEC, start_date=date(2027, 1, 4))
+    events = simulate(SPEC, made.enroll, datetime(2027, 1, 20, tzinfo=UTC))
+    sent = [e.nudge_id for e in events if isinstance(e, NudgeDue)]
+    assert sent[:2] == ["welcome", "consumer-01"]

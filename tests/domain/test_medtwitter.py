@@ -10,9 +10,11 @@ from domain import (
     AddConference,
     AdoptPersona,
     Command,
+    DormancyStarted,
     Enroll,
     NudgeDue,
     NudgeKind,
+    NudgeSkipped,
     Pause,
     Persona,
     RecordMilestone,
@@ -70,11 +72,17 @@ def test_a_year_on_medtwitter_keeps_the_promises(tz: str, start_day: int, seed: 
     sent = [e for e in events if isinstance(e, NudgeDue)]
     kinds = {s.kind for s in sent}
     assert {NudgeKind.WELCOME, NudgeKind.BURST_PREP, NudgeKind.BURST_DAILY, NudgeKind.BURST_RECAP} <= kinds
-    # Quiet from day 30: dormancy is detected and checked in on; the snooze on day 100 is a sign of life,
-    # so a welcome-back follows once the snooze is over.
-    assert NudgeKind.CHECKIN in kinds
+    # No click after the burst, with every track done: check-ins, each a new text; the snooze on day 100
+    # is a sign of life, so a welcome-back follows once the snooze is over.
+    assert any(isinstance(e, DormancyStarted) and e.kind == "detected" for e in events)
+    assert [s.nudge_id for s in sent if s.kind is NudgeKind.CHECKIN] == ["checkin", "checkin-2", "checkin-3"]
     welcome_back = [s for s in sent if s.kind is NudgeKind.WELCOME_BACK]
     assert len(welcome_back) == 1 and welcome_back[0].at >= start + timedelta(days=114)
-    assert sent[-1].kind is NudgeKind.RECAP and final.completed_at is not None
+    # Twelve weeks of silence after that: one "shall we keep writing?"; no answer, so nothing more (not
+    # even the recap), and the journey still completes at the program's end.
+    (sunset,) = [s for s in sent if s.kind is NudgeKind.SUNSET]
+    assert sunset.at >= start + timedelta(days=114, weeks=12) and sent[-1] == sunset
+    recap = events[-2]
+    assert isinstance(recap, NudgeSkipped) and recap.kind is NudgeKind.RECAP and recap.reason == "quiet"
+    assert final.completed_at is not None and final.completed_at >= start + timedelta(weeks=52)
     assert list(final.milestones) == milestones[seed : seed + 4]
-    assert sent[-1].at >= start + timedelta(weeks=52)

@@ -50,6 +50,10 @@ def test_cross_checks_each_name_their_file_and_field() -> None:
     )
     files["nudges/recap2.md"] = nudge("recap2", "recap")
     del files["nudges/checkin.md"]
+    del files["nudges/checkin-2.md"]
+    files["nudges/creator-02.md"] = nudge("creator-02", "welcome_back").replace(
+        "+++\nHi", "not_before_week = 2\n+++\nHi"
+    )
     files["nudges/amplifier-01.md"] = nudge(
         "amplifier-01", "track", persona="amplifier", order=1, body="{% if %}"
     )
@@ -68,6 +72,8 @@ def test_cross_checks_each_name_their_file_and_field() -> None:
         "programs/small/nudges/: field 'kind': no message of kind 'checkin'",
         "programs/small/nudges/amplifier-02.md: no TOML front matter: the file must start with a '+++' line",
         "programs/small/nudges/mission-01.md: field 'persona': only for kind 'track', not 'welcome'",
+        "programs/small/nudges/creator-02.md: field 'not_before_week': "
+        "only for kind 'track', not 'welcome_back'",
     ]
     for line in expected:
         assert line in lines
@@ -110,8 +116,8 @@ def test_all_quiet_send_days_and_missing_toml() -> None:
         'quiet_days = ["sun"]', 'quiet_days = ["tue", "thu"]'
     )
     assert (
-        "programs/small/program.toml: field 'schedule.send_days': every send day is a quiet day (tue, thu)"
-        in errors(files)
+        "programs/small/program.toml: field 'schedule.send_days': "
+        "tue, thu are quiet days of the program: no email goes then" in errors(files)
     )
     del files["program.toml"]
     assert "programs/small/program.toml: missing" in errors(files)

@@ -13,6 +13,7 @@ from domain import (
     Mode,
     NudgeDue,
     NudgeKind,
+    NudgeSkipped,
     Pause,
     RecordMilestone,
     Resumed,
@@ -120,7 +121,11 @@ def test_change_schedule_rejections_read_well() -> None:
 
     assert reason(timezone="Mars/Olympus") == "unknown time zone 'Mars/Olympus'"
     assert reason(send_time="22:00") == "send_time: 22:00 is inside the quiet hours 21:00-07:00"
-    assert reason(send_days=["sun"]) == "send_days: every send day is a quiet day (sun)"
+    assert reason(send_days=["sun"]) == "send_days: sun is a quiet day of the program: no email goes then"
+    # One quiet day among others is refused too: the participant would wait for an email that never comes.
+    assert (
+        reason(send_days=["tue", "sun"]) == "send_days: sun is a quiet day of the program: no email goes then"
+    )
     assert reason(timezone=NY, send_time="08:30") == (
         "nothing to change: the time zone, send days and send time are already these"
     )
@@ -176,7 +181,10 @@ def test_a_zone_change_that_puts_the_recap_slot_behind_sends_it_at_the_next_slot
     ended = (datetime(2026, 1, 5, 20, 0, tzinfo=UTC), EndProgram(command_id="end"))
     moved_at = datetime(2026, 1, 6, 5, 0, tzinfo=UTC)
     moved = (moved_at, ChangeSchedule(command_id="prefs", timezone=KOLKATA))
-    _, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=2), [ended, moved])
+    # The cohort started the week before: the welcome has gone, so the recap goes too.
+    _, events = simulate_state(
+        SMALL, enroll(start=START - timedelta(weeks=1)), START + timedelta(weeks=2), [ended, moved]
+    )
     recap = [s for s in sends(events) if s.kind is NudgeKind.RECAP]
     assert [local(s, KOLKATA) for s in recap] == ["Thu 2026-01-08 08:30"]
     assert isinstance(events[-1], Completed)
@@ -200,3 +208,24 @@ def test_a_send_time_moved_earlier_mid_burst_skips_the_day_it_has_passed() -> No
     _, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=1), script)
     daily = [s for s in sends(events) if s.kind is NudgeKind.BURST_DAILY]
     assert [local(s, "UTC") for s in daily] == ["Wed 2026-01-07 07:30"]
+
+
+def test_ended_before_the_first_email_gets_no_recap() -> None:
+    # `cohort end` on the Monday of enrolment, before Tuesday's welcome: no "your year ends" email at all.
+    ended = (START + timedelta(hours=2), EndProgram(command_id="end"))
+    final, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=2), [ended])
+    assert sends(events) == []
+    skipped = events[-2]
+    assert isinstance(skipped, NudgeSkipped) and skipped.kind is NudgeKind.RECAP
+    assert skipped.reason == "never_started" and final.completed_at == ended[0]  # at once
+
+
+def test_a_pause_over_the_end_holds_the_recap_until_it_ends() -> None:
+    # Snoozed from week 11 to two weeks after the end (Tue 03-31): the recap goes at the first slot after.
+    until = datetime(2026, 4, 14, 4, 0, tzinfo=UTC)  # Tue 00:00 in New York
+    snooze = (START + timedelta(weeks=11), Pause(command_id="s", until=until))
+    final, events = simulate_state(SMALL, enroll(), START + timedelta(weeks=16), [snooze])
+    (recap,) = [s for s in sends(events) if s.kind is NudgeKind.RECAP]
+    assert local(recap, NY) == "Tue 2026-04-14 08:30"
+    assert not [e for e in events if isinstance(e, NudgeSkipped)]
+    assert final.completed_at == recap.at

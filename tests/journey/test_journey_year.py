@@ -25,6 +25,7 @@ from domain import (
     AdoptPersona,
     Enroll,
     JourneyView,
+    KeepGoing,
     Mode,
     Pause,
     Persona,
@@ -139,6 +140,8 @@ async def test_a_year_of_journey(
         ),
         (timedelta(weeks=16), Pause(command_id="p1", until=start + timedelta(weeks=19))),
         (timedelta(weeks=36), RecordMilestone(command_id="m3", milestone_id="first_original_post")),
+        # Twelve weeks without a click: "shall we keep writing?" goes in week 49; they answer yes.
+        (timedelta(weeks=49, days=2), KeepGoing(command_id="k1")),
     ]
     try:
         async with build_worker(client, pool, settings):
@@ -184,7 +187,16 @@ async def test_a_year_of_journey(
     assert sorted(by_id) == sorted(row["message_id"] for row in ledger)
 
     kinds = [row["kind"] for row in ledger]
-    for kind in ("welcome", "burst_prep", "burst_daily", "burst_recap", "checkin", "welcome_back", "recap"):
+    for kind in (
+        "welcome",
+        "burst_prep",
+        "burst_daily",
+        "burst_recap",
+        "checkin",
+        "welcome_back",
+        "sunset",
+        "recap",
+    ):
         assert kind in kinds, f"no {kind} email"
     assert kinds[0] == "welcome" and kinds[-1] == "recap"
     assert kinds.count("burst_daily") == 4

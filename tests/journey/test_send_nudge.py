@@ -335,3 +335,60 @@ async def test_a_non_ascii_address_without_smtputf8_fails_once_with_the_reason(
     row = await _ledger(db_pool)
     assert row["status"] == "failed" and "SMTPUTF8" in row["error"] and row["attempts"] == 1
     assert handler.mails == 0  # not even MAIL FROM: nothing was handed over
+
+
+async def test_greets_by_name_never_a_title_and_replies_go_to_the_mentor(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink
+) -> None:
+    program = load_program(PROGRAM_DIR)
+    await save_cohort(db_pool, "c1", program, datetime(2026, 12, 1).date())
+    await save_participants(
+        db_pool,
+        "c1",
+        [
+            ParticipantRecord(
+                participant_id="p1",
+                name="Dr. Sofia Alvarez",
+                email="sofia@example.org",
+                timezone="America/New_York",
+                send_days=["tue", "thu"],
+                send_time=time(8, 30),
+                mentor_email="lee@example.org",
+                mentor_name="Dr. Lee",
+            )
+        ],
+    )
+    await send_nudge(settings, db_pool, ProgramCache(), _input())
+    [path] = mail_sink.messages()
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith("Hi Sofia,") and msg["Subject"].endswith(", Sofia")
+    assert "Dr.," not in text and "Dr.." not in text
+    assert "your mentor for the program is dr. lee (lee@example.org)" in text.lower()
+    (mentor,) = msg["Reply-To"].addresses
+    assert (mentor.display_name, mentor.addr_spec) == ("Dr. Lee", "lee@example.org")
+
+
+async def test_the_recap_of_an_early_end_says_so(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    early = _input("recap").model_copy(update={"nudge_id": "recap", "kind": "recap", "ended_early": True})
+    await send_nudge(settings, db_pool, ProgramCache(), early)
+    [path] = mail_sink.messages()
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "ending early" in msg["Subject"] and "is ending early" in text
+    assert "ends today" not in text and "Your year" not in msg["Subject"]
+
+
+async def test_the_sunset_email_offers_one_click_to_keep_going(
+    settings: Settings, db_pool: asyncpg.Pool, mail_sink: MailSink, cohort: None
+) -> None:
+    sunset = _input("sunset:2027-03-02").model_copy(update={"nudge_id": "sunset", "kind": "sunset"})
+    await send_nudge(settings, db_pool, ProgramCache(), sunset)
+    [path] = mail_sink.messages()
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Shall we keep writing" in msg["Subject"]
+    link = next(line for line in text.splitlines() if line.startswith("- Yes, keep writing to me: "))
+    assert "/a/keep_going/" in link

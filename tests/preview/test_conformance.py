@@ -55,7 +55,9 @@ p-adopt week 2 milestone followed_ten
 p-adopt week 2 milestone followed_institution   # suggests a persona
 p-adopt week 4 adopt creator
 p-adopt week 12 milestone first_original_post
-p-quiet week 20 milestone account_created        # wakes from detected dormancy
+p-adopt week 44 milestone first_teaching_thread  # clicks late in the year: the recap reaches them
+p-quiet week 20 milestone account_created        # wakes from the slowed pace
+p-burst week 30 keep_going                       # answers the sunset email late, from quiet
 """
 
 
@@ -148,7 +150,8 @@ async def test_preview_matches_the_journeys(
 
     # The scenario has what it claims: a burst, a snooze band, an adopted persona's track, a DST change.
     kinds = {e.kind for e in preview.emails}
-    assert {"burst_prep", "burst_daily", "burst_recap", "welcome_back", "recap"} <= kinds
+    assert {"burst_prep", "burst_daily", "burst_recap", "welcome_back", "sunset", "recap"} <= kinds
+    assert any(b.kind == "quiet" and b.participant_id == "p-burst" for b in preview.bands)
     assert any(b.kind == "planned" and b.participant_id == "p-snooze" for b in preview.bands)
     assert any(e.persona == "creator" and e.participant_id == "p-adopt" for e in preview.emails)
     london = [e.at for e in preview.emails if e.participant_id == "p-snooze"]

@@ -18,7 +18,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain.personas import Persona
-from domain.program import SPECIAL_KINDS, NudgeKind, NudgeSpec, Program
+from domain.program import SPECIAL_KINDS, VARIED_KINDS, NudgeKind, NudgeSpec, Program
 from infra.program_files import load_program
 
 PROGRAM_DIR = Path(__file__).resolve().parents[2] / "programs" / "medtwitter"
@@ -40,6 +40,7 @@ def _context(nudge: NudgeSpec, program: Program, *, full: bool) -> dict[str, Any
         "first_name": "Amara",
         "program_title": program.spec.title,
         "mentor_name": "Dr. Okafor" if full else "",
+        "mentor_email": "okafor@example.org" if full else "",
         "mission": "humanism in medical education" if full else "",
         "personas": ["Consumer", "Content creator"] if full else [],
         "weeks_left": 31 if full else 0,
@@ -51,7 +52,9 @@ def _context(nudge: NudgeSpec, program: Program, *, full: bool) -> dict[str, Any
             "starts_on": date(2025, 11, 5),
             "ends_on": date(2025, 11, 9),
         }
-    if nudge.kind in RECAP_KINDS:
+    if nudge.kind is NudgeKind.RECAP:
+        context["ended_early"] = False
+    if nudge.kind in RECAP_KINDS or nudge.kind is NudgeKind.CHECKIN:
         context["achieved"] = (
             ["Followed ten people whose real-life work interests you", "Answered the five questions"]
             if full
@@ -94,9 +97,12 @@ def test_every_persona_has_a_track_and_there_are_at_least_24_track_nudges(progra
         assert [n.order for n in track] == list(range(1, len(track) + 1)), persona.value
 
 
-def test_each_special_kind_exactly_once(program: Program) -> None:
+def test_each_special_kind_once_and_several_texts_for_those_that_repeat(program: Program) -> None:
     kinds = Counter(n.kind for n in program.spec.nudges if n.kind is not NudgeKind.TRACK)
-    assert kinds == Counter(SPECIAL_KINDS)
+    assert set(kinds) == set(SPECIAL_KINDS)
+    # Check-ins, welcome-backs and the sunset email can come more than once a year: a new text each time.
+    assert {k for k, n in kinds.items() if n > 1} == set(VARIED_KINDS)
+    assert kinds[NudgeKind.CHECKIN] >= 3
 
 
 def test_every_milestone_is_offered_and_every_persona_has_milestones(program: Program) -> None:
@@ -147,6 +153,16 @@ def test_recaps_list_the_participants_own_milestones(program: Program) -> None:
         assert "- Answered the five questions" in body
         _, empty = _render(program, nudge.id, full=False)
         assert "Answered the five questions" not in empty
+
+
+def test_an_early_end_has_its_own_wording(program: Program) -> None:
+    nudge = program.spec.special(NudgeKind.RECAP)
+    context = _context(nudge, program, full=True) | {"ended_early": True}
+    subject = _JINJA.from_string(nudge.subject).render(context)
+    body = _JINJA.from_string(program.bodies[nudge.id]).render(context)
+    assert "ending early" in subject and "is ending early" in body and "ends today" not in body
+    _, natural = _render(program, nudge.id, full=True)
+    assert "ends today" in natural and "ending early" not in natural
 
 
 def test_burst_messages_name_the_conference(program: Program) -> None:

@@ -50,7 +50,7 @@ async def seed(pool: asyncpg.Pool, now: datetime) -> datetime:
             (at(start, 2.2), RecordMilestone(command_id=f"{link}2-0", milestone_id="followed_institution")),
             (at(start, 3.2), AdoptPersona(command_id=f"{link}3-0", persona="creator")),
         ],
-        "p2": [],  # reads, never clicks: dormant after four weeks
+        "p2": [],  # reads, never clicks: slowed after four weeks
         # Snoozes through a link for two weeks.
         "p3": [(at(start, 1.5), Pause(command_id=f"{link}4-0", until=at(start, 3.5)))],
         # Unsubscribes through a link two days ago.
@@ -119,10 +119,10 @@ async def test_report_funnel_weeks_attention_and_people(db_pool: asyncpg.Pool) -
             clicks[k] = clicks.get(k, 0) + n
     assert clicks == {"milestones": 2, "preferences": 1, "snoozes": 1, "unsubscribes": 1}
     assert report.weeks[1].clicks == {"milestones": 1, "snoozes": 1}
-    # Modes at each week's end: p3 paused in weeks 2 and 3, p2 dormant from its fifth week, p4 gone now.
+    # Modes at each week's end: p3 paused in weeks 2 and 3, p2 slowed from its fifth week, p4 gone now.
     assert report.weeks[1].modes.get("paused") == 1 and report.weeks[2].modes.get("paused") == 1
     assert report.weeks[3].modes.get("paused") is None
-    assert report.weeks[5].modes.get("dormant", 0) >= 1
+    assert report.weeks[5].modes.get("slowed", 0) >= 1
     assert report.weeks[-1].modes.get("unsubscribed") == 1
     assert all(sum(w.modes.values()) == 5 for w in report.weeks)
     assert report.modes[0] == "active" and "unsubscribed" in report.modes

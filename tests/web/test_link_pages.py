@@ -79,3 +79,23 @@ async def test_an_unsubscribed_participants_links_change_nothing_and_say_why(
     assert await intent_rows(db_pool) == recorded
     row = await participant_row(db_pool)
     assert row["paused_until"] is None and row["timezone"] == "America/New_York"
+
+
+async def test_the_preferences_page_changes_how_emails_greet_the_participant(
+    web: RunningWeb, http: httpx.AsyncClient, db_pool: asyncpg.Pool, cohort: str
+) -> None:
+    url = web.link(Action.PREFERENCES)
+    page = (await http.get(url)).text
+    assert 'name="greeting_name"' in page and "Greet me as" in page
+    same = {"timezone": "America/New_York", "send_days": ["tue", "thu"], "send_time": "08:30"}
+    saved = await http.post(url, data={**same, "greeting_name": "  Dr.  Okafor "})
+    assert saved.status_code == 200, saved.text
+    assert "Our emails will greet you as Dr. Okafor." in saved.text
+    assert (await participant_row(db_pool))["greeting_name"] == "Dr. Okafor"
+    assert await intent_rows(db_pool) == [], "contact data only: nothing for the journey"
+    assert 'value="Dr. Okafor"' in (await http.get(url)).text
+    cleared = await http.post(url, data={**same, "greeting_name": ""})
+    assert "greet you by your first name" in cleared.text
+    assert (await participant_row(db_pool))["greeting_name"] is None
+    bad = await http.post(url, data={**same, "greeting_name": "Ada\u0007"})
+    assert bad.status_code == 422 and "Greet me as" in bad.text

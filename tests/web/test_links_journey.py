@@ -253,3 +253,20 @@ async def test_a_conference_already_on_the_roster_is_already_added_not_an_overla
     assert (intent["status"], intent["code"]) == ("rejected", "conference_added")
     assert [b.name for b in (await view(handle)).upcoming_bursts] == ["ESMO Congress"]
     await handle.terminate("test over")
+
+
+async def test_keep_going_from_the_sunset_email_reaches_the_journey(
+    web: RunningWeb, http: httpx.AsyncClient, db_pool: asyncpg.Pool, journey: WorkflowHandle[Any, Any]
+) -> None:
+    url = web.link(Action.KEEP_GOING)
+    page = await http.get(url)
+    assert page.status_code == 200 and "Yes, keep writing to me" in page.text
+    done = await http.post(url)
+    assert done.status_code == 200, done.text
+    assert "the notes keep coming" in done.text
+    [row] = await intent_rows(db_pool)
+    assert (json.loads(row["command"])["type"], row["status"]) == ("keep_going", "applied")
+    stored = await db_pool.fetchval(
+        "select count(*) from journey_events where workflow_id = $1 and type = 'kept_going'", journey.id
+    )
+    assert stored == 1
