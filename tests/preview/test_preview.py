@@ -101,3 +101,22 @@ def test_the_command(tmp_path: Path) -> None:
         "(see `mentorflow program show`)"
     )
     assert "Traceback" not in bad.stderr
+
+
+def test_without_a_script_every_reader_gets_their_track_not_only_check_ins() -> None:
+    # Nobody clicks: reading is taking part. Everyone still gets their track's notes (at a gentler pace
+    # after four weeks), each text at most once, then one "shall we keep writing?" and quiet.
+    roster = load_roster(SAMPLE, program=PROGRAM, today=date(2026, 1, 1))
+    plans = plans_from_roster(
+        "c1", roster.rows, PROGRAM, START, launched_at=datetime(2026, 12, 20, 9, tzinfo=UTC)
+    )
+    result = preview(PROGRAM, plans, start_date=START, weeks=53)
+    for plan in plans:
+        mine = [e for e in result.emails if e.participant_id == plan.participant_id]
+        kinds = {e.kind for e in mine}
+        assert "track" in kinds, plan.participant_id
+        assert len(mine) - len([e for e in mine if e.kind == "checkin"]) > 3, plan.participant_id
+        plain = [e.nudge_id for e in mine if e.conference_id is None]
+        assert len(plain) == len(set(plain)), f"{plan.participant_id}: a text sent twice"
+    consumer = [e.nudge_id for e in result.emails if e.participant_id == "demo-002"]
+    assert {"consumer-04", "consumer-05"} <= set(consumer) and consumer.count("checkin") == 1
