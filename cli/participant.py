@@ -1,4 +1,5 @@
-"""`mentorflow participant show|update|milestone|persona|pause|resume|conference|schedule|end|unsubscribe ID`.
+"""`mentorflow participant show|update|milestone|persona|pause|resume|conference|schedule|end|unsubscribe ID`,
+`participant resubscribe ID --consent TEXT`.
 
 Every journey change goes through the journey workflow's update, so the journey accepts or rejects it
 and the reason is printed (exit code 8 when rejected). Each call carries a fresh command id. `update`
@@ -419,6 +420,105 @@ def unsubscribe(
     from domain import Unsubscribe
 
     steer(participant_id, cohort, Unsubscribe(command_id=command_id("unsubscribe")), as_json)
+
+
+# How long a consent's words may be: one line that says who asked, how and when.
+MAX_CONSENT = 500
+
+
+@app.command()
+def resubscribe(
+    participant_id: str = ID_ARG,
+    consent: str = typer.Option(
+        ..., "--consent", help="How the participant asked to be written to again (who, how, when)."
+    ),
+    by: str | None = typer.Option(None, "--by", help="Who records it (default: your user name)."),
+    cohort: str | None = COHORT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Lift an unsubscribe with the participant's consent (recorded in Postgres: who, when, what).
+
+    A journey still running (their unsubscribe had not reached it) goes on and records the resubscription.
+    A journey that ended with the unsubscribe stays ended: no new journey starts automatically (add them to
+    a new cohort's roster for that)."""
+    import getpass
+    import uuid
+
+    from cli.steer import exit_for, with_steering
+    from domain import Resubscribe
+    from domain.text import text_problem
+    from infra.settings import get_settings
+    from steering import Applied, Outcome, Pending, Rejected, Steering
+    from store.consents import record_resubscribe
+    from store.intents import find_participant
+    from store.reports import journey_modes
+    from workflows.contract import journey_id
+
+    consent = consent.strip()
+    recorder = (by if by is not None else getpass.getuser()).strip()
+    for option, value in (("--consent", consent), ("--by", recorder)):
+        if not value:
+            raise CliError(f"{option}: please fill it in (how the participant asked, and who records it)")
+        problem = text_problem(value)
+        if problem:
+            raise CliError(f"{option}: {problem}")
+    if len(consent) > MAX_CONSENT:
+        raise CliError(f"--consent: at most {MAX_CONSENT} characters (it is {len(consent)})")
+    consent_id = f"consent-{uuid.uuid4().hex}"
+    command = Resubscribe(command_id=command_id("resubscribe"), consent_id=consent_id)
+
+    async def go(pool: Any, steering: Steering) -> tuple[str, Outcome, str | None]:
+        resolved = await _resolve(pool, participant_id, cohort)
+        wid = journey_id(resolved, participant_id)
+        participant = await find_participant(pool, wid)
+        assert participant is not None  # _resolve found the row
+        if participant.unsubscribed_at is None:
+            raise CliError(f"participant {participant_id} ({resolved}) is not unsubscribed; nothing to lift")
+
+        async def consent_row(conn: Any) -> None:
+            await record_resubscribe(
+                conn,
+                consent_id=consent_id,
+                cohort_id=resolved,
+                participant_id=participant_id,
+                consent=consent,
+                recorded_by=recorder,
+                unsubscribed_at=participant.unsubscribed_at,
+            )
+
+        outcome = await steering.send(participant, command, also=consent_row)
+        mode = (await journey_modes(pool, resolved, [participant_id])).get(participant_id)
+        return wid, outcome, mode
+
+    wid, outcome, mode = asyncio.run(with_steering(get_settings(), go))
+    if isinstance(outcome, Pending):
+        say(f"consent {consent_id} recorded; emails are no longer held back for {participant_id}")
+        exit_for(outcome, f"{wid} resubscribe")
+    ended = isinstance(outcome, Rejected)
+    if as_json:
+        emit_json(
+            {
+                "participant_id": participant_id,
+                "journey_id": wid,
+                "consent_id": consent_id,
+                "journey": "ended" if ended else "running",
+                "mode": mode,
+                "view": outcome.view.model_dump(mode="json")
+                if isinstance(outcome, Applied) and outcome.view
+                else None,
+            }
+        )
+        return
+    say(f"consent {consent_id} recorded (by {recorder}): {participant_id} is no longer unsubscribed")
+    if ended:
+        say(
+            f"their journey {wid} has ended ({mode or 'closed'}): no email goes to them from it, and no new "
+            "journey starts automatically; to write to them again, add them to a new cohort's roster"
+        )
+    else:
+        assert isinstance(outcome, Applied) and outcome.view is not None
+        say("their journey was still running: it goes on, with the resubscription on its timeline")
+        _render_view(outcome.view)
 
 
 def _schedule_command(timezone: str | None, send_days: str | None, send_time: str | None) -> Any:

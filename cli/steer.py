@@ -24,6 +24,7 @@ STAFF_WORDS: dict[str, str] = {
     "completed": "the program is over for this participant",
     "already_ending": "the program is already ending",
     "schedule_unchanged": "nothing to change",
+    "withdrawn": "withdrawn: the participant resubscribed (their consent is recorded)",
 }
 
 

@@ -99,6 +99,14 @@ class Unsubscribe(_Command):
     type: Literal["unsubscribe"] = "unsubscribe"
 
 
+class Resubscribe(_Command):
+    """Staff record the participant's consent to be written to again (the consent itself stays in
+    Postgres: `participant_consents`; the journey holds its id only)."""
+
+    type: Literal["resubscribe"] = "resubscribe"
+    consent_id: str = Field(min_length=1)
+
+
 class ChangeSchedule(_Command):
     """New send preferences (participant or staff); None leaves that preference as it is."""
 
@@ -148,6 +156,7 @@ SteerCommand = Annotated[
     | AddConference
     | RemoveConference
     | Unsubscribe
+    | Resubscribe
     | ChangeSchedule
     | EndProgram,
     Field(discriminator="type"),
@@ -164,6 +173,7 @@ Command = Annotated[
     | AddConference
     | RemoveConference
     | Unsubscribe
+    | Resubscribe
     | ChangeSchedule
     | EndProgram
     | RecordEmailOutcome
@@ -309,8 +319,8 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
                     RejectionCode.ALREADY_ENDING,
                     "the program is already ending: the recap goes out at the next send slot",
                 )
-        case Unsubscribe():
-            pass
+        case Unsubscribe() | Resubscribe():
+            pass  # a running journey is subscribed: a resubscription is recorded (an unsubscribe ends it)
     return None
 
 

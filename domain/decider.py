@@ -21,6 +21,7 @@ from domain.commands import (
     RecordEmailOutcome,
     RecordMilestone,
     RemoveConference,
+    Resubscribe,
     Resume,
     Tick,
     Unsubscribe,
@@ -42,6 +43,7 @@ from domain.events import (
     PersonaDropped,
     PersonaSuggested,
     ProgramEndScheduled,
+    Resubscribed,
     Resumed,
     ScheduleChanged,
     Unsubscribed,
@@ -182,6 +184,8 @@ def _command_events(
             events.append(ProgramEndScheduled(id=ident(), at=now, command_id=cid))
         case Unsubscribe():
             events.append(Unsubscribed(id=ident(), at=now, command_id=cid))
+        case Resubscribe():
+            events.append(Resubscribed(id=ident(), consent_id=command.consent_id, at=now, command_id=cid))
         case RecordEmailOutcome():
             events.append(
                 EmailNotSent(

@@ -181,6 +181,14 @@ class Unsubscribed(_Event):
     type: Literal["unsubscribed"] = "unsubscribed"
 
 
+class Resubscribed(_Event):
+    """The participant consented to be written to again (before their unsubscribe reached the journey);
+    the consent's words are in Postgres under `consent_id`."""
+
+    type: Literal["resubscribed"] = "resubscribed"
+    consent_id: str
+
+
 class Completed(_Event):
     type: Literal["completed"] = "completed"
 
@@ -206,6 +214,7 @@ Event = Annotated[
     | ScheduleChanged
     | ProgramEndScheduled
     | Unsubscribed
+    | Resubscribed
     | Completed,
     Field(discriminator="type"),
 ]

@@ -37,6 +37,7 @@ class RejectionCode(StrEnum):
     UNKNOWN_CONFERENCE = "unknown_conference"  # removing a conference the journey does not have
     CONFERENCE_OVER = "conference_over"  # removing one that has already ended
     ALREADY_ENDING = "already_ending"
+    WITHDRAWN = "withdrawn"  # a pending unsubscribe lifted by the participant's recorded consent
 
 
 class Rejection(BaseModel):

@@ -9,6 +9,7 @@ update id and the domain command id, so a retry after a lost answer is applied o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain import JourneyView, RejectionCode, SteerCommand
 from infra.logging import get_logger
+from infra.postgres import Connection
 from infra.settings import Settings
 from infra.temporal_client import TemporalUnreachableError, connect
 from store.intents import (
@@ -160,14 +162,17 @@ class Steering:
         command: SteerCommand,
         *,
         action: str = "staff",
+        also: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> Outcome:
-        """One command; its id is its intent's (staff give a fresh one per call)."""
+        """One command; its id is its intent's (staff give a fresh one per call). `also` records what goes
+        with it in the same transaction (a consent)."""
         _, (outcome,) = await self.send_all(
             participant,
             [command],
             action=action,
             action_id=command.command_id,
             ids=[command.command_id],
+            also=also,
         )
         return outcome
 
@@ -179,10 +184,13 @@ class Steering:
         action: str,
         action_id: str,
         ids: list[str] | None = None,
+        also: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> tuple[Recorded, list[Outcome]]:
         """Record the commands (once per `action_id`: the same submission twice records nothing new),
         then deliver this journey's pending intents in order; the outcome of each of these commands."""
-        recorded = await record_action(self.pool, participant, action, action_id, commands, ids=ids)
+        recorded = await record_action(
+            self.pool, participant, action, action_id, commands, ids=ids, also=also
+        )
         delivered: dict[str, Outcome] = {}
         if any(i.status is IntentStatus.PENDING for i in recorded.intents):
             # Older pending intents of this journey go first: an adopt then a drop arrive in that order.

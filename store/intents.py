@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
-from domain import Pause, RejectionCode, Resume, SteerCommand, Unsubscribe
+from domain import Pause, RejectionCode, Resubscribe, Resume, SteerCommand, Unsubscribe
+from infra.postgres import Connection
 from workflows.contract import parse_journey_id
 
 # A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
@@ -69,6 +71,8 @@ class ParticipantWrite(BaseModel):
     unsubscribe: bool = False
     paused_until: datetime | None = None
     resume: bool = False
+    # The participant's consent lifts their unsubscribe at once, and withdraws one still on its way.
+    resubscribe: bool = False
 
     @classmethod
     def of(cls, commands: list[SteerCommand]) -> ParticipantWrite:
@@ -76,7 +80,9 @@ class ParticipantWrite(BaseModel):
         for command in commands:
             match command:
                 case Unsubscribe():
-                    write.unsubscribe = True
+                    write.unsubscribe, write.resubscribe = True, False
+                case Resubscribe():
+                    write.unsubscribe, write.resubscribe = False, True
                 case Pause():
                     write.paused_until, write.resume = command.until, False
                 case Resume():
@@ -139,8 +145,10 @@ async def record_action(
     commands: list[SteerCommand],
     *,
     ids: list[str] | None = None,
+    also: Callable[[Connection], Awaitable[None]] | None = None,
 ) -> Recorded:
-    """In one transaction: the intents (skipped if recorded before), then what the sender re-checks.
+    """In one transaction: the intents (skipped if recorded before), then what the sender re-checks, then
+    `also` (what the caller records with them, e.g. a consent).
 
     Each command's id becomes its intent's: `ids` when given (staff's), else derived from `action_id`."""
     async with pool.acquire() as conn, conn.transaction():
@@ -174,6 +182,8 @@ async def record_action(
             assert row is not None
             rows.append(_intent(row))
         await _write_participant(conn, participant, ParticipantWrite.of(commands))
+        if also is not None:
+            await also(conn)
         return Recorded(new=True, intents=rows)
 
 
@@ -183,7 +193,8 @@ async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> 
     await conn.execute(
         """
         update participants set
-            unsubscribed_at = case when $3 then coalesce(unsubscribed_at, now()) else unsubscribed_at end,
+            unsubscribed_at = case when $3 then coalesce(unsubscribed_at, now())
+                                   when $6 then null else unsubscribed_at end,
             paused_until = case when $5 then null else coalesce($4, paused_until) end
         where cohort_id = $1 and participant_id = $2
         """,
@@ -192,7 +203,19 @@ async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> 
         w.unsubscribe,
         w.paused_until,
         w.resume,
+        w.resubscribe,
     )
+    if w.resubscribe:
+        # An unsubscribe not delivered yet would otherwise reach the journey after the consent and end it.
+        await conn.execute(
+            """
+            update participant_intents set status = 'rejected', code = $2, detail = $3, updated_at = now()
+            where workflow_id = $1 and status = 'pending' and command->>'type' = 'unsubscribe'
+            """,
+            p.workflow_id,
+            RejectionCode.WITHDRAWN.value,
+            "withdrawn: the participant resubscribed before it reached the journey",
+        )
 
 
 async def settle_intent(

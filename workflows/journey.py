@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEmailOutcome,
         RecordMilestone,
         RemoveConference,
+        Resubscribe,
         Resume,
         SteerCommand,
         Tick,
@@ -361,6 +362,14 @@ class JourneyWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def resubscribe(self, command: Resubscribe) -> JourneyView:
+        return await self._update(command)
+
+    @resubscribe.validator
+    def _v_resubscribe(self, command: Resubscribe) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def change_schedule(self, command: ChangeSchedule) -> JourneyView:
         return await self._update(command)
 
@@ -393,6 +402,7 @@ JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
     AddConference: JourneyWorkflow.add_conference,
     RemoveConference: JourneyWorkflow.remove_conference,
     Unsubscribe: JourneyWorkflow.unsubscribe,
+    Resubscribe: JourneyWorkflow.resubscribe,
     ChangeSchedule: JourneyWorkflow.change_schedule,
     EndProgram: JourneyWorkflow.end_program,
 }

@@ -388,3 +388,21 @@ def test_an_email_that_did_not_go_is_an_event_of_its_own_and_not_counted_as_sent
     # The schedule goes on as if it had gone: the next track email is the first one.
     decision, _ = decide_and_evolve(settled[0], Tick(), START + timedelta(days=3, hours=14), SMALL)
     assert [s.nudge_id for s in sends(decision.events)] == ["consumer-01"]
+
+
+def test_resubscribe_on_a_running_journey_is_recorded_by_consent_id_and_refused_once_unsubscribed() -> None:
+    from domain import Resubscribe, Resubscribed
+
+    state = enrolled_state(personas=("consumer",))
+    at = START + timedelta(days=3)
+    command = Resubscribe(command_id="again", consent_id="consent-1")
+    decision, after = decide_and_evolve(state, command, at, SMALL)
+    assert [e for e in decision.events if isinstance(e, Resubscribed)] == [
+        Resubscribed(id=f"{state.journey_id}/again/0", consent_id="consent-1", at=at, command_id="again")
+    ]
+    assert after.mode is not Mode.UNSUBSCRIBED and not after.finished
+    # The same command again adds nothing; once the unsubscribe reached the journey, it has ended.
+    assert decide(after, command, at, SMALL).events == []
+    gone = decide_and_evolve(state, Unsubscribe(command_id="bye"), at, SMALL)[1]
+    refused = validate(gone, Resubscribe(command_id="late", consent_id="c2"), at, SMALL)
+    assert refused is not None and refused.code is RejectionCode.UNSUBSCRIBED
