@@ -706,7 +706,9 @@ async def demo_service(settings: Any, stack: Any, stop: asyncio.Event) -> None:
         say(
             f"mentorflow: demo: cohort {cohort_id} launched ({progress.processed} journeys). "
             f"Welcome emails arrive within a minute: `mentorflow mail list` or {settings.mail_dir}/. "
-            f"Journeys: {ui}?query=MentorflowCohort%3D%22{cohort_id}%22"
+            f"Journeys: {ui}?query=MentorflowCohort%3D%22{cohort_id}%22. Mentors: `mentorflow mentor list "
+            f"--cohort {cohort_id}`; after a click on a link, `mentorflow mentor send-now EMAIL` sends that "
+            "mentor's digest now."
         )
     await stop.wait()
 
