@@ -56,6 +56,7 @@ async def _save(
     start: date,
     rows: list[RosterRow],
     *,
+    roster_path: Path | None = None,
     update_contacts: bool = False,
 ) -> int:
     from store.cohorts import (
@@ -65,32 +66,36 @@ async def _save(
         ParticipantRecord,
         contact_differences,
         save_roster,
-        update_contact,
     )
 
     records = [ParticipantRecord.from_roster(r) for r in rows]
     # A re-run never changes who we write to silently: differing contact data is reported, and applied
-    # only when asked.
+    # only when asked; without the flag nothing is saved or started.
     differences = await contact_differences(pool, cohort_id, records)
+    lines = {r.participant_id: r.line for r in rows}
     for pid, column, saved, wanted in differences:
-        verdict = "applied" if update_contacts else "kept; add --update-contacts to apply it"
+        verdict = "applied" if update_contacts else "differs"
         say(
-            f"mentorflow: participant {pid}: {column} {saved or '(none)'!r} in Postgres, "
-            f"{wanted or '(none)'!r} in the roster ({verdict})"
+            f"mentorflow: {verdict}: {roster_path or 'roster'}: line {lines[pid]}, participant {pid}: "
+            f"{column} {saved or '(none)'!r} -> {wanted or '(none)'!r}"
         )
-    if update_contacts:
-        changes: dict[str, dict[str, str]] = {}
-        for pid, column, _saved, wanted in differences:
-            changes.setdefault(pid, {})[column] = wanted or ""
-        for pid, columns in changes.items():
-            try:
-                await update_contact(pool, cohort_id, pid, ContactChange.model_validate(columns))
-            except EmailTaken as exc:
-                raise CliError(f"participant {pid}: {exc}") from None
+    if differences and not update_contacts:
+        who = sorted({pid for pid, *_ in differences})
+        raise CliError(
+            f"{len(who)} participant(s) ({', '.join(who[:5])}{' ...' if len(who) > 5 else ''}) already "
+            "saved with other contact data; nothing saved, nothing started (--update-contacts applies the "
+            "roster's, or fix the roster)"
+        )
+    changes: dict[str, dict[str, str]] = {}
+    for pid, column, _saved, wanted in differences:
+        changes.setdefault(pid, {})[column] = wanted or ""
+    contacts = {pid: ContactChange.model_validate(c) for pid, c in changes.items()}
     try:
-        return await save_roster(pool, cohort_id, program, start, records)
+        return await save_roster(pool, cohort_id, program, start, records, contacts)
     except CohortConflict as exc:
         raise CliError(str(exc)) from None
+    except EmailTaken as exc:
+        raise CliError(f"--update-contacts: {exc}; nothing saved, nothing started") from None
 
 
 async def start_mentors(client: Client, pool: asyncpg.Pool, cohort_id: str, task_queue: str) -> int:
@@ -141,6 +146,7 @@ async def launch(
     quiet: bool,
     first_send_at: datetime | None = None,
     update_contacts: bool = False,
+    roster_path: Path | None = None,
 ) -> LaunchProgress:
     """Save the rows, then start or attach to `launch-{cohort}` and (with `wait`) show it to the end."""
     from temporalio.common import WorkflowIDConflictPolicy
@@ -153,7 +159,9 @@ async def launch(
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         client = await connect(settings)
-        new = await _save(pool, cohort_id, program, start, rows, update_contacts=update_contacts)
+        new = await _save(
+            pool, cohort_id, program, start, rows, roster_path=roster_path, update_contacts=update_contacts
+        )
         await sync_mentors(pool, cohort_id)
         mentors = await start_mentors(client, pool, cohort_id, settings.task_queue)
         total = await pool.fetchval("select count(*) from participants where cohort_id = $1", cohort_id)
@@ -313,6 +321,7 @@ def start(
             wait=wait,
             quiet=as_json,
             update_contacts=update_contacts,
+            roster_path=roster_path,
         ),
         cohort,
     )

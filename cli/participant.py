@@ -349,11 +349,14 @@ def update(
 ) -> None:
     """Change contact data (Postgres only: the journey holds ids, never names or addresses); each value
     is checked as the roster checks it, and the next email uses it."""
+    from cli.cohort import start_mentors
     from domain.roster import parse_email
     from domain.text import text_problem
     from infra.postgres import create_pool
     from infra.settings import get_settings
+    from infra.temporal_client import connect
     from store.cohorts import ContactChange, EmailTaken, update_contact
+    from store.mentors import sync_mentors
 
     settings = get_settings()
     smtputf8 = settings.smtp_utf8 != "off"
@@ -392,24 +395,37 @@ def update(
             "update: give at least one of --email, --name, --greeting-name, --mentor-email, --mentor-name"
         )
 
-    async def go() -> str:
+    async def go() -> tuple[str, dict[str, str | None]]:
         pool = await create_pool(settings, min_size=1, max_size=2)
         try:
             resolved = await _resolve(pool, participant_id, cohort)
+            # A new mentor gets their workflow (weekly digest): Temporal is reached before anything changes.
+            client = await connect(settings) if change.mentor_email else None
             try:
-                await update_contact(pool, resolved, participant_id, change)
+                before = await update_contact(pool, resolved, participant_id, change)
             except EmailTaken as exc:
                 raise CliError(f"--email: {exc}") from None
-            return resolved
+            assert before is not None  # _resolve found the row
+            if client is not None and "mentor_email" in before:
+                await sync_mentors(pool, resolved)
+                await start_mentors(client, pool, resolved, settings.task_queue)
+            return resolved, before
         finally:
             await pool.close()
 
-    resolved = asyncio.run(go())
-    changed = change.columns()
+    resolved, before = asyncio.run(go())
+    wanted = change.columns()
+    changed = {column: wanted[column] or None for column in before}
     if as_json:
-        emit_json({"cohort_id": resolved, "participant_id": participant_id, "changed": changed})
-    else:
-        say(f"participant {participant_id} ({resolved}): updated {', '.join(changed)}")
+        emit_json(
+            {"cohort_id": resolved, "participant_id": participant_id, "changed": changed, "before": before}
+        )
+        return
+    if not before:
+        say(f"participant {participant_id} ({resolved}): nothing to change, the contact data is already this")
+    for column, old in before.items():
+        new = changed[column] or "(none)"
+        say(f"participant {participant_id} ({resolved}): {column} {old or '(none)'!r} -> {new!r}")
 
 
 @app.command()

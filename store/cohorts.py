@@ -56,12 +56,20 @@ async def save_cohort(pool: asyncpg.Pool, cohort_id: str, program: Program, star
 
 
 async def save_roster(
-    pool: asyncpg.Pool, cohort_id: str, program: Program, start_date: date, rows: list[ParticipantRecord]
+    pool: asyncpg.Pool,
+    cohort_id: str,
+    program: Program,
+    start_date: date,
+    rows: list[ParticipantRecord],
+    contacts: dict[str, ContactChange] | None = None,
 ) -> int:
     """The cohort and its participants in one transaction: all saved, or (a Postgres failure midway, say a
-    full disk) nothing. Participants already present are left as they are; returns how many were new."""
+    full disk; an address another participant has) nothing. Participants already present are left as they
+    are, but for the `contacts` changes asked for; returns how many were new."""
     async with pool.acquire() as conn, conn.transaction():
         await _insert_cohort(conn, cohort_id, program, start_date)
+        for participant_id, change in (contacts or {}).items():
+            await _update_contact(conn, cohort_id, participant_id, change)
         new = 0
         for i in range(0, len(rows), 2000):
             new += await _insert_participants(conn, cohort_id, rows[i : i + 2000])
@@ -165,25 +173,43 @@ class EmailTaken(Exception):
 
 async def update_contact(
     pool: asyncpg.Pool, cohort_id: str, participant_id: str, change: ContactChange
-) -> bool:
-    """Apply `change` (contact data lives only here: Temporal never had it); False if no such participant.
-    An empty string clears an optional column (greeting, mentor)."""
+) -> dict[str, str | None] | None:
+    """Apply `change` (contact data lives only here: Temporal never had it); the changed columns' values
+    before it (unchanged ones left out), or None if there is no such participant. An empty string clears
+    an optional column (greeting, mentor)."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await _update_contact(conn, cohort_id, participant_id, change)
+
+
+async def _update_contact(
+    conn: Connection, cohort_id: str, participant_id: str, change: ContactChange
+) -> dict[str, str | None] | None:
     columns = change.columns()
-    if not columns:
-        return True
-    sets = ", ".join(f"{column} = nullif(${i + 3}, '')" for i, column in enumerate(columns))
+    before = await conn.fetchrow(
+        f"select {', '.join(CONTACT_COLUMNS)} from participants"
+        " where cohort_id = $1 and participant_id = $2 for update",
+        cohort_id,
+        participant_id,
+    )
+    if before is None:
+        return None
+    changed = {c: before[c] for c, v in columns.items() if (before[c] or "") != v}
+    if not changed:
+        return {}
+    sets = ", ".join(f"{column} = nullif(${i + 3}, '')" for i, column in enumerate(changed))
     try:
-        done = await pool.execute(
-            f"update participants set {sets} where cohort_id = $1 and participant_id = $2",
-            cohort_id,
-            participant_id,
-            *columns.values(),
-        )
+        async with conn.transaction():  # a savepoint: the caller's transaction survives the refusal
+            await conn.execute(
+                f"update participants set {sets} where cohort_id = $1 and participant_id = $2",
+                cohort_id,
+                participant_id,
+                *(columns[c] for c in changed),
+            )
     except asyncpg.UniqueViolationError:
         raise EmailTaken(
             f"another participant of cohort {cohort_id!r} has the email {change.email!r}"
         ) from None
-    return str(done) == "UPDATE 1"
+    return changed
 
 
 CONTACT_COLUMNS = ("name", "email", "greeting_name", "mentor_email", "mentor_name")

@@ -91,18 +91,30 @@ async def test_clean_launch_then_rerun_starts_nothing_new_and_json_parses(
         )
         moved_args = [*args[:2], str(moved), *args[3:]]
         third = await cli(settings, *moved_args, cwd=tmp_path)
-        assert third.returncode == 0, third.stderr
+        assert third.returncode == EXIT_INVALID, third.stderr
         assert (
-            "participant p0004: email 'z@example.org' in Postgres, 'zed@new.example.org' in the roster "
-            "(kept; add --update-contacts to apply it)"
+            f"mentorflow: differs: {moved}: line 6, participant p0004: "
+            "email 'z@example.org' -> 'zed@new.example.org'"
         ) in third.stderr
+        assert "nothing saved, nothing started (--update-contacts applies the roster's" in third.stderr
         saved = "select email from participants where cohort_id = 'c1' and participant_id = 'p0004'"
         conn = await asyncpg.connect(database)
         try:
             assert await conn.fetchval(saved) == "z@example.org"
             applied = await cli(settings, *moved_args, "--update-contacts", cwd=tmp_path)
-            assert applied.returncode == 0 and "(applied)" in applied.stderr, applied.stderr
+            assert applied.returncode == 0, applied.stderr
+            assert f"applied: {moved}: line 6, participant p0004: email" in applied.stderr
             assert await conn.fetchval(saved) == "zed@new.example.org"
+            # Another participant's address: refused as a whole, the new row of the same run not saved.
+            taken = roster(
+                tmp_path / "taken.csv",
+                ["p0004,Zed,p0@example.org,UTC,,,,,,", "p0005,New,new@example.org,UTC,,,,,,"],
+            )
+            clash = await cli(settings, *args[:2], str(taken), *args[3:], "--update-contacts", cwd=tmp_path)
+            assert clash.returncode == EXIT_INVALID, clash.stderr
+            assert "--update-contacts: another participant of cohort 'c1' has the email" in clash.stderr
+            assert await conn.fetchval(saved) == "zed@new.example.org"
+            assert await conn.fetchval("select count(*) from participants where cohort_id = 'c1'") == 5
         finally:
             await conn.close()
         for wid, run_id in runs.items():

@@ -84,3 +84,66 @@ async def test_update_changes_contact_data_and_refuses_what_the_roster_would(set
         )
     finally:
         await pool.close()
+
+
+async def test_update_says_old_to_new_refuses_what_the_relay_cannot_take_and_starts_a_new_mentor(
+    settings, temporal_env, tmp_path, database
+):
+    import asyncio
+    import subprocess
+
+    from store.mentors import mentor_id_for
+    from tests.cli.stack import cli_env, worker
+    from tests.cli.test_steer import _launch
+    from tests.foundation.clirun import MENTORFLOW
+    from workflows.contract import mentor_workflow_id
+
+    async with worker(settings):
+        await _launch(settings, tmp_path, "u2", 1)
+        # MENTORFLOW_SMTP_UTF8=off: an address with a non-ASCII local part could never be sent.
+        no_utf8 = await asyncio.to_thread(
+            subprocess.run,
+            [MENTORFLOW, "participant", "update", "p0000", "--email", "josé@example.org"],
+            cwd=tmp_path,
+            env={**cli_env(settings), "MENTORFLOW_SMTP_UTF8": "off"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert no_utf8.returncode == EXIT_INVALID
+        [line] = no_utf8.stderr.strip().splitlines()
+        assert line.startswith("mentorflow: error: --email 'josé@example.org'") and "SMTPUTF8" in line
+        moved = await cli(
+            settings,
+            "participant",
+            "update",
+            "p0000",
+            "--email",
+            "p0.new@example.org",
+            "--mentor-email",
+            "mentor.kim@example.org",
+            cwd=tmp_path,
+        )
+        assert moved.returncode == 0, moved.stderr
+        assert "participant p0000 (u2): email 'p0@example.org' -> 'p0.new@example.org'" in moved.stderr
+        assert "mentor_email '(none)' -> 'mentor.kim@example.org'" in moved.stderr
+        again = ["participant", "update", "p0000", "--email", "p0.new@example.org"]
+        same = await cli(settings, *again, cwd=tmp_path)
+        assert same.returncode == 0 and "nothing to change" in same.stderr
+        # The new mentor is a mentor of the cohort, with a running workflow (their weekly digest).
+        conn = await asyncpg.connect(database)
+        try:
+            assert await conn.fetchval("select email from mentors where cohort_id = 'u2'") == (
+                "mentor.kim@example.org"
+            )
+            # Contact data only: the journey heard nothing (no intent, no event).
+            assert await conn.fetchval("select count(*) from participant_intents") == 0
+        finally:
+            await conn.close()
+        handle = temporal_env.client.get_workflow_handle(
+            mentor_workflow_id("u2", mentor_id_for("mentor.kim@example.org"))
+        )
+        from temporalio.client import WorkflowExecutionStatus
+
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
