@@ -50,13 +50,15 @@ async def append_many(pool: asyncpg.Pool, items: list[AppendEventsInput]) -> int
             """
             insert into journey_status
                 (cohort_id, participant_id, workflow_id, version, mode, personas,
-                 next_nudge_at, next_nudge_id, paused_until, timezone, send_days, send_time, updated_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+                 next_nudge_at, next_nudge_id, paused_until, timezone, send_days, send_time, conferences,
+                 updated_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, now())
             on conflict (cohort_id, participant_id) do update set
                 version = excluded.version, mode = excluded.mode, personas = excluded.personas,
                 next_nudge_at = excluded.next_nudge_at, next_nudge_id = excluded.next_nudge_id,
                 paused_until = excluded.paused_until, timezone = excluded.timezone,
-                send_days = excluded.send_days, send_time = excluded.send_time, updated_at = now()
+                send_days = excluded.send_days, send_time = excluded.send_time,
+                conferences = excluded.conferences, updated_at = now()
             where journey_status.version <= excluded.version
             """,
             [
@@ -73,6 +75,7 @@ async def append_many(pool: asyncpg.Pool, items: list[AppendEventsInput]) -> int
                     d.projection.timezone,
                     d.projection.send_days,
                     d.projection.send_time,
+                    json.dumps([c.model_dump(mode="json") for c in d.projection.conferences]),
                 )
                 for d in items
             ],

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from domain import Pause, RejectionCode, Resubscribe, Resume, SteerCommand, Unsubscribe
 from infra.postgres import Connection
-from workflows.contract import parse_journey_id
+from workflows.contract import ConferenceInfo, parse_journey_id
 
 # A pending intent is retried after 1, 2, 4 ... minutes, at most this many minutes apart.
 MAX_RETRY_MINUTES = 360
@@ -47,6 +47,7 @@ class Participant(BaseModel):
     paused_until: datetime | None
     unsubscribed_at: datetime | None
     greeting_name: str | None = None  # contact data: what emails greet them by (None: from the name)
+    conferences: list[ConferenceInfo] = Field(default_factory=list)  # the journey's, not over yet
 
 
 class Intent(BaseModel):
@@ -118,13 +119,17 @@ async def find_participant(pool: asyncpg.Pool, workflow_id: str) -> Participant 
                coalesce(s.send_days, p.send_days) as send_days,
                coalesce(s.send_time, p.send_time) as send_time,
                case when s.cohort_id is null then p.personas else s.personas end as personas,
-               case when s.cohort_id is null then p.paused_until else s.paused_until end as paused_until
+               case when s.cohort_id is null then p.paused_until else s.paused_until end as paused_until,
+               coalesce(s.conferences, '[]') as conferences
         from participants p left join journey_status s using (cohort_id, participant_id)
         where p.cohort_id = $1 and p.participant_id = $2
         """,
         *ids,
     )
-    return None if row is None else Participant(workflow_id=workflow_id, **dict(row))
+    if row is None:
+        return None
+    data = dict(row) | {"conferences": json.loads(row["conferences"])}
+    return Participant(workflow_id=workflow_id, **data)
 
 
 _INTENT_COLUMNS = """intent_id, action_id, step, workflow_id, cohort_id, participant_id, action, command,

@@ -32,6 +32,7 @@ from domain.timing import WEEKDAYS, is_valid_zone, zone
 from infra.links import Action, LinkClaims
 from store.intents import Participant
 from web.pages import human_date, zone_name
+from workflows.contract import ConferenceInfo
 
 SNOOZE_DEFAULT_WEEKS = 2
 _PLACEHOLDER_ID = "pending"  # replaced by the intent id when recorded
@@ -292,7 +293,7 @@ class LinkAction:
     done_title = "Done"
     effective_at_once = False  # Postgres alone makes it so: "done" even while the journey catches up
 
-    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+    def context(self, visit: Visit, told: list[ConferenceInfo]) -> dict[str, Any]:
         return {}
 
     def plan(self, visit: Visit) -> Plan:
@@ -305,7 +306,7 @@ class LinkAction:
 class MilestoneAction(LinkAction):
     action, title, template = Action.MILESTONE, "Record a milestone", "actions/milestone.html"
 
-    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+    def context(self, visit: Visit, told: list[ConferenceInfo]) -> dict[str, Any]:
         return {"milestone": milestone_title(visit.program, visit.claims.args.get("milestone", ""))}
 
     def plan(self, visit: Visit) -> Plan:
@@ -319,7 +320,7 @@ class MilestoneAction(LinkAction):
 class PersonaAction(LinkAction):
     action, title, template = Action.PERSONA, "Try a persona", "actions/persona.html"
 
-    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+    def context(self, visit: Visit, told: list[ConferenceInfo]) -> dict[str, Any]:
         persona = visit.claims.args.get("persona", "")
         known = {p.value: p for p in Persona}
         return {
@@ -338,7 +339,7 @@ class PersonaAction(LinkAction):
 class SnoozeAction(LinkAction):
     action, title, template = Action.SNOOZE, "Snooze emails", "actions/snooze.html"
 
-    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+    def context(self, visit: Visit, told: list[ConferenceInfo]) -> dict[str, Any]:
         return {
             "two_weeks": visit.today + timedelta(weeks=SNOOZE_DEFAULT_WEEKS),
             "date_range": date_range(visit.today, days=366),
@@ -372,7 +373,7 @@ class ConferenceAction(LinkAction):
 class PreferencesAction(LinkAction):
     action, title, template = Action.PREFERENCES, "Your preferences", "actions/preferences.html"
 
-    def context(self, visit: Visit, told: list[AddConference]) -> dict[str, Any]:
+    def context(self, visit: Visit, told: list[ConferenceInfo]) -> dict[str, Any]:
         p = visit.participant
         snoozed = p.paused_until is not None and p.paused_until > visit.now
         posted = bool(visit.values)

@@ -35,6 +35,7 @@ from web import mentors, pages
 from web.actions import LINK_ACTIONS, FormError, LinkAction, Plan, Visit
 from web.mentors import MENTOR_ACTIONS
 from web.wording import refusal
+from workflows.contract import ConferenceInfo
 
 
 class LinkApp:
@@ -101,12 +102,14 @@ class LinkApp:
             **link.context(visit, told),
         )
 
-    async def _told_conferences(self, p: Participant) -> list[AddConference]:
-        return [
-            i.command
+    async def _told_conferences(self, p: Participant) -> list[ConferenceInfo]:
+        """The journey's conferences (its projection), then those told that it has not taken yet."""
+        waiting = [
+            ConferenceInfo.model_validate(i.command.model_dump())
             for i in await intents_of(self.pool, p.workflow_id)
-            if isinstance(i.command, AddConference) and i.status is not IntentStatus.REJECTED
+            if isinstance(i.command, AddConference) and i.status is IntentStatus.PENDING
         ]
+        return p.conferences + [c for c in waiting if c not in p.conferences]
 
     # ---- POST: act -------------------------------------------------------------------------------------
 

@@ -74,6 +74,13 @@ class StoredEvent(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class ConferenceInfo(BaseModel):
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+
+
 class JourneyProjection(BaseModel):
     """Where the journey stands after the events: what pages and reports read (the participant's
     preferences included; nothing else holds them once the journey runs)."""
@@ -88,6 +95,7 @@ class JourneyProjection(BaseModel):
     timezone: str
     send_days: list[str]
     send_time: time
+    conferences: list[ConferenceInfo] = Field(default_factory=list)  # not over yet, in date order
 
 
 class AppendEventsInput(BaseModel):
@@ -128,18 +136,16 @@ def append_input(
             timezone=state.timezone,
             send_days=list(state.send_days),
             send_time=state.send_time,
+            conferences=[
+                ConferenceInfo(name=c.name, hashtag=c.hashtag, starts_on=c.starts_on, ends_on=c.ends_on)
+                for c in sorted(state.conferences, key=lambda c: c.starts_on)
+                if not c.ended
+            ],
         ),
     )
 
 
 # ---- sending emails --------------------------------------------------------------------------------
-
-
-class ConferenceInfo(BaseModel):
-    name: str
-    hashtag: str = ""
-    starts_on: date
-    ends_on: date
 
 
 class SendNudgeInput(BaseModel):

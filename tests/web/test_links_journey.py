@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,6 +243,13 @@ async def test_a_conference_already_on_the_roster_is_already_added_not_an_overla
     on_roster = RosterConference(name="ESMO Congress", starts_on=starts, ends_on=ends, hashtag="#ESMO")
     handle = await start_journey(temporal_env.client, web_settings, program, conferences=(on_roster,))
     await wait_enrolled(handle)
+    for _ in range(200):  # the enrolment's events (and so the projection) are recorded just after the start
+        if await db_pool.fetchval("select count(*) from journey_status"):
+            break
+        await asyncio.sleep(0.05)
+    # The preferences page lists it (from the journey's projection, wherever it was told).
+    page = (await http.get(web.link(Action.PREFERENCES))).text
+    assert "ESMO Congress #ESMO:" in page and "You have not told us about a conference yet." not in page
     # The participant tells it again from an email, typed a little differently.
     told = await http.post(
         web.link(Action.CONFERENCE),
