@@ -293,21 +293,28 @@ def conference(
     starts: str | None = typer.Option(None, "--starts", help="YYYY-MM-DD"),
     ends: str | None = typer.Option(None, "--ends", help="YYYY-MM-DD"),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA zone of the venue."),
-    hashtag: str = typer.Option("", "--hashtag"),
+    hashtag: str | None = typer.Option(None, "--hashtag"),
     remove: str | None = typer.Option(
         None, "--remove", metavar="CONFERENCE_ID", help="Take this conference back (see participant show)."
+    ),
+    edit: str | None = typer.Option(
+        None,
+        "--edit",
+        metavar="CONFERENCE_ID",
+        help="Correct this conference: give the fields that change (--name, --starts, --ends, ...).",
     ),
     cohort: str | None = COHORT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a conference: a prep email before, daily emails during, a recap after. `--remove ID` takes one
-    back (no more emails for it); to edit one, remove it and add the corrected one."""
+    back (no more emails for it); `--edit ID` corrects its name, hashtag, dates or zone (the ids are in
+    `participant show`)."""
     from domain import AddConference, RemoveConference
     from domain.conferences import conference_id, conference_problem, normal_hashtag
 
     if remove is not None:
-        if name or starts or ends:
-            raise CliError("--remove takes no --name/--starts/--ends: remove it, then add the corrected one")
+        if name or starts or ends or edit:
+            raise CliError("--remove takes no --name/--starts/--ends/--edit")
         steer(
             participant_id,
             cohort,
@@ -315,13 +322,18 @@ def conference(
             as_json,
         )
         return
+    if edit is not None:
+        steer(
+            participant_id, cohort, _change_conference(edit, name, starts, ends, timezone, hashtag), as_json
+        )
+        return
     if not (name and starts and ends):
-        raise CliError("conference: give --name, --starts and --ends (or --remove ID)")
+        raise CliError("conference: give --name, --starts and --ends (or --remove ID, or --edit ID)")
+    hashtag = hashtag or ""
     starts_on, ends_on = parse_day("--starts", starts), parse_day("--ends", ends)
     problem = conference_problem(name, hashtag, starts_on, ends_on, timezone)
     if problem is not None:
-        option = {"starts_on": "--starts", "ends_on": "--ends"}.get(problem.field, f"--{problem.field}")
-        raise CliError(f"{option}: {problem.message}")
+        raise CliError(f"{_CONFERENCE_OPTIONS.get(problem.field, f'--{problem.field}')}: {problem.message}")
     cmd = AddConference(
         command_id=command_id("conference"),
         conference_id=conference_id(name, starts_on, ends_on),  # the same conference twice: "already added"
@@ -332,6 +344,44 @@ def conference(
         timezone=timezone,
     )
     steer(participant_id, cohort, cmd, as_json)
+
+
+_CONFERENCE_OPTIONS = {"starts_on": "--starts", "ends_on": "--ends"}
+
+
+def _change_conference(
+    conference: str,
+    name: str | None,
+    starts: str | None,
+    ends: str | None,
+    timezone: str | None,
+    hashtag: str | None,
+) -> Any:
+    """The ChangeConference the options ask for; what can be checked without the journey is checked here
+    (one line naming the option), the journey checks the rest against the conference as it stands."""
+    from domain import ChangeConference
+    from domain.text import text_problem
+    from domain.timing import is_valid_zone
+
+    if name is None and starts is None and ends is None and timezone is None and hashtag is None:
+        raise CliError("--edit: give at least one of --name, --starts, --ends, --timezone, --hashtag")
+    for option, text in (("--name", name), ("--hashtag", hashtag)):
+        problem = text_problem(text) if text is not None else None
+        if problem:
+            raise CliError(f"{option}: {problem}")
+    if name is not None and not name.strip():
+        raise CliError("--name: please fill it in")
+    if timezone is not None and not is_valid_zone(timezone):
+        raise CliError(f"--timezone {timezone!r}: not an IANA time zone (e.g. Europe/Paris)")
+    return ChangeConference(
+        command_id=command_id("conference"),
+        conference_id=conference,
+        name=name,
+        hashtag=hashtag,
+        starts_on=parse_day("--starts", starts) if starts is not None else None,
+        ends_on=parse_day("--ends", ends) if ends is not None else None,
+        timezone=timezone,
+    )
 
 
 @app.command()

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import catch_up
-from domain.conferences import conference_problem
+from domain.conferences import change_problem, conference_problem, normal_hashtag
 from domain.events import PauseOrigin, UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, NudgeKind, ProgramSpec, Weekdays, send_preference_problems
 from domain.rejections import Rejection, RejectionCode
-from domain.state import JourneyState
+from domain.state import ConferenceState, JourneyState
 from domain.text import PlainText
 from domain.timing import WEEKDAYS, Weekday, is_valid_zone, local_date, utc
 
@@ -95,6 +95,32 @@ class RemoveConference(_Command):
     conference_id: str = Field(min_length=1)
 
 
+class ChangeConference(_Command):
+    """Correct a conference the journey has (its name, hashtag, dates or zone; None keeps a field): the
+    burst follows the new details; an email already sent for it is not sent again."""
+
+    type: Literal["change_conference"] = "change_conference"
+    conference_id: str = Field(min_length=1)
+    name: PlainText | None = None
+    hashtag: PlainText | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    timezone: str | None = None
+
+
+def changed_conference(
+    conference: ConferenceState, command: ChangeConference
+) -> tuple[str, str, date, date, str | None]:
+    """(name, hashtag, first day, last day, zone) of `conference` after `command`."""
+    return (
+        conference.name if command.name is None else " ".join(command.name.split()),
+        conference.hashtag if command.hashtag is None else normal_hashtag(command.hashtag),
+        conference.starts_on if command.starts_on is None else command.starts_on,
+        conference.ends_on if command.ends_on is None else command.ends_on,
+        conference.timezone if command.timezone is None else command.timezone,
+    )
+
+
 class Unsubscribe(_Command):
     type: Literal["unsubscribe"] = "unsubscribe"
 
@@ -155,6 +181,7 @@ SteerCommand = Annotated[
     | KeepGoing
     | AddConference
     | RemoveConference
+    | ChangeConference
     | Unsubscribe
     | Resubscribe
     | ChangeSchedule
@@ -172,6 +199,7 @@ Command = Annotated[
     | KeepGoing
     | AddConference
     | RemoveConference
+    | ChangeConference
     | Unsubscribe
     | Resubscribe
     | ChangeSchedule
@@ -227,6 +255,42 @@ def _conference_rejection(state: JourneyState, command: AddConference, now: date
         return _no(RejectionCode.CONFERENCE_AFTER_PROGRAM, "the conference starts after the program ends")
     for other in state.conferences:
         if not other.ended and other.starts_on <= command.ends_on and command.starts_on <= other.ends_on:
+            return _no(
+                RejectionCode.CONFERENCE_OVERLAP, f"the dates overlap conference {other.conference_id!r}"
+            )
+    return None
+
+
+def _change_conference_rejection(
+    state: JourneyState, command: ChangeConference, now: datetime
+) -> Rejection | None:
+    conference = state.conference(command.conference_id)
+    if conference is None:
+        return _no(RejectionCode.UNKNOWN_CONFERENCE, f"no conference {command.conference_id!r}")
+    if conference.ended:
+        return _no(RejectionCode.CONFERENCE_OVER, f"conference {command.conference_id!r} is over")
+    before = (
+        conference.name,
+        conference.hashtag,
+        conference.starts_on,
+        conference.ends_on,
+        conference.timezone,
+    )
+    after = changed_conference(conference, command)
+    # The venue's calendar decides what is past (the participant's when the zone is not one: refused below).
+    venue = after[4] if after[4] is not None and is_valid_zone(after[4]) else state.timezone
+    today = local_date(now, venue)
+    problem = change_problem(started=conference.started, before=before, after=after, today=today)
+    if problem is not None:
+        return _no(problem.code, problem.message)
+    assert state.ends_at is not None
+    starts_on, ends_on = after[2], after[3]
+    if starts_on > local_date(state.ends_at, state.timezone):
+        return _no(RejectionCode.CONFERENCE_AFTER_PROGRAM, "the conference starts after the program ends")
+    for other in state.conferences:
+        if other.conference_id == conference.conference_id or other.ended:
+            continue
+        if other.starts_on <= ends_on and starts_on <= other.ends_on:
             return _no(
                 RejectionCode.CONFERENCE_OVERLAP, f"the dates overlap conference {other.conference_id!r}"
             )
@@ -310,6 +374,8 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
                 return _no(RejectionCode.UNKNOWN_CONFERENCE, f"no conference {command.conference_id!r}")
             if conference.ended:
                 return _no(RejectionCode.CONFERENCE_OVER, f"conference {command.conference_id!r} is over")
+        case ChangeConference():
+            return _change_conference_rejection(state, command, now)
         case ChangeSchedule():
             return _schedule_rejection(state, command, program)
         case EndProgram():

@@ -83,3 +83,29 @@ def conference_problem(
             "ends_on", RejectionCode.CONFERENCE_PAST, f"it ended on {ends_on} (in the past)"
         )
     return None
+
+
+def change_problem(
+    *,
+    started: bool,
+    before: tuple[str, str, date, date, str | None],
+    after: tuple[str, str, date, date, str | None],
+    today: date,
+) -> ConferenceProblem | None:
+    """Why a conference (name, hashtag, first day, last day, zone) cannot become `after`, or None: the same
+    checks as a new one, nothing to change, and a first day that has passed (a burst under way) stays."""
+    name, hashtag, starts_on, ends_on, timezone = after
+    problem = conference_problem(name, hashtag, starts_on, ends_on, timezone, today=today)
+    if problem is not None:
+        return problem
+    if after == before:
+        return ConferenceProblem(
+            "name", RejectionCode.CONFERENCE_UNCHANGED, "nothing to change: it already has these details"
+        )
+    if started and starts_on != before[2]:
+        return ConferenceProblem(
+            "starts_on",
+            RejectionCode.CONFERENCE_DATES,
+            f"it started on {before[2]}: its first day cannot move (change its last day, or remove it)",
+        )
+    return None

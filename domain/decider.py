@@ -11,6 +11,7 @@ from domain.agenda import catch_up_and_peek, next_due
 from domain.commands import (
     AddConference,
     AdoptPersona,
+    ChangeConference,
     ChangeSchedule,
     Command,
     DropPersona,
@@ -25,11 +26,13 @@ from domain.commands import (
     Resume,
     Tick,
     Unsubscribe,
+    changed_conference,
     new_schedule,
     rejection,
 )
 from domain.events import (
     ConferenceAdded,
+    ConferenceChanged,
     ConferenceRemoved,
     DormancyEnded,
     DormancyStarted,
@@ -167,6 +170,23 @@ def _command_events(
         case RemoveConference():
             events.append(
                 ConferenceRemoved(id=ident(), conference_id=command.conference_id, at=now, command_id=cid)
+            )
+        case ChangeConference():
+            conference = state.conference(command.conference_id)
+            assert conference is not None  # validated
+            name, hashtag, starts_on, ends_on, zone = changed_conference(conference, command)
+            events.append(
+                ConferenceChanged(
+                    id=ident(),
+                    conference_id=command.conference_id,
+                    name=name,
+                    hashtag=hashtag,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    timezone=zone,
+                    at=now,
+                    command_id=cid,
+                )
             )
         case ChangeSchedule():
             timezone, send_days, send_time = new_schedule(state, command)

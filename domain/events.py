@@ -122,6 +122,18 @@ class ConferenceRemoved(_Event):
     conference_id: str
 
 
+class ConferenceChanged(_Event):
+    """A conference's corrected details, in full (what the journey follows from now on)."""
+
+    type: Literal["conference_changed"] = "conference_changed"
+    conference_id: str
+    name: str
+    hashtag: str = ""
+    starts_on: date
+    ends_on: date
+    timezone: str | None = None
+
+
 class BurstStarted(_Event):
     type: Literal["burst_started"] = "burst_started"
     conference_id: str
@@ -204,6 +216,7 @@ Event = Annotated[
     | NudgeSkipped
     | ConferenceAdded
     | ConferenceRemoved
+    | ConferenceChanged
     | BurstStarted
     | BurstEnded
     | DormancyStarted

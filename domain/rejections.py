@@ -35,7 +35,8 @@ class RejectionCode(StrEnum):
     CONFERENCE_OVERLAP = "conference_overlap"
     CONFERENCE_TEXT = "conference_text"  # a name or hashtag that cannot go in an email
     UNKNOWN_CONFERENCE = "unknown_conference"  # removing a conference the journey does not have
-    CONFERENCE_OVER = "conference_over"  # removing one that has already ended
+    CONFERENCE_OVER = "conference_over"  # removing (or changing) one that has already ended
+    CONFERENCE_UNCHANGED = "conference_unchanged"  # a change that changes nothing
     ALREADY_ENDING = "already_ending"
     WITHDRAWN = "withdrawn"  # a pending unsubscribe lifted by the participant's recorded consent
 

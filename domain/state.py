@@ -14,6 +14,7 @@ from domain.events import (
     BurstStarted,
     Completed,
     ConferenceAdded,
+    ConferenceChanged,
     ConferenceRemoved,
     DormancyEnded,
     DormancyStarted,
@@ -253,6 +254,18 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {
                 "conferences": tuple(c for c in state.conferences if c.conference_id != event.conference_id),
                 "removed_conferences": (*state.removed_conferences, event.conference_id),
+                "last_activity": _activity(state, at),
+            }
+        case ConferenceChanged():
+            fields = {
+                "name": event.name,
+                "hashtag": event.hashtag,
+                "starts_on": event.starts_on,
+                "ends_on": event.ends_on,
+                "timezone": event.timezone,
+            }
+            return {
+                "conferences": _conferences_with(state, event.conference_id, **fields),
                 "last_activity": _activity(state, at),
             }
         case BurstStarted():

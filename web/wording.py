@@ -63,6 +63,8 @@ def refusal(command: SteerCommand, code: RejectionCode, program: Program) -> Ref
             return Refusal(f"{name} is longer than the program can follow.", False)
         case Code.CONFERENCE_TEXT:
             return Refusal("The conference's name or hashtag cannot go in an email; please retype it.", False)
+        case Code.CONFERENCE_UNCHANGED:
+            return Refusal(f"{name} already has these details.", True)
         case Code.UNKNOWN_CONFERENCE | Code.CONFERENCE_OVER:
             return Refusal("That conference is no longer on your journey.", True)
         case Code.PAUSE_IN_PAST:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import (
         AddConference,
         AdoptPersona,
+        ChangeConference,
         ChangeSchedule,
         Command,
         DropPersona,
@@ -354,6 +355,14 @@ class JourneyWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def change_conference(self, command: ChangeConference) -> JourneyView:
+        return await self._update(command)
+
+    @change_conference.validator
+    def _v_change_conference(self, command: ChangeConference) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def unsubscribe(self, command: Unsubscribe) -> JourneyView:
         return await self._update(command)
 
@@ -401,6 +410,7 @@ JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
     KeepGoing: JourneyWorkflow.keep_going,
     AddConference: JourneyWorkflow.add_conference,
     RemoveConference: JourneyWorkflow.remove_conference,
+    ChangeConference: JourneyWorkflow.change_conference,
     Unsubscribe: JourneyWorkflow.unsubscribe,
     Resubscribe: JourneyWorkflow.resubscribe,
     ChangeSchedule: JourneyWorkflow.change_schedule,
