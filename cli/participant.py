@@ -120,18 +120,20 @@ def show(
     from infra.postgres import create_pool
     from infra.settings import get_settings
     from infra.temporal_client import connect
+    from store.consents import Consent, consents_of
     from store.reports import participant_report
     from workflows.contract import journey_id
     from workflows.journey import JourneyWorkflow
 
     settings = get_settings()
 
-    async def go() -> tuple[Any, JourneyView | None]:
+    async def go() -> tuple[Any, JourneyView | None, list[Consent]]:
         pool = await create_pool(settings, min_size=1, max_size=1)
         try:
             client = await connect(settings)
             resolved = await _resolve(pool, participant_id, cohort)
             report = await participant_report(pool, resolved, participant_id)
+            consents = await consents_of(pool, resolved, participant_id)
         finally:
             await pool.close()
         try:
@@ -139,18 +141,28 @@ def show(
             view = await handle.query(JourneyWorkflow.view)
         except RPCError:
             view = None  # not launched yet, or closed past retention: Postgres still tells the story
-        return report, view
+        return report, view, consents
 
-    report, view = asyncio.run(go())
+    report, view, consents = asyncio.run(go())
     if as_json:
         emit_json(
             {
                 "participant": report.model_dump(mode="json"),
                 "journey": view.model_dump(mode="json") if view else None,
+                "consents": [c.model_dump(mode="json") for c in consents],
             }
         )
         return
     _render_report(report, view)
+    if consents:
+        tz = report.timezone
+        err.print(
+            table(
+                "Consents",
+                [f"recorded ({tz})", "by", "kind", "how the participant asked"],
+                [[when(c.recorded_at, tz), c.recorded_by, c.kind, c.consent] for c in consents],
+            )
+        )
 
 
 def _render_report(report: Any, view: JourneyView | None) -> None:

@@ -96,6 +96,12 @@ async def test_resubscribe_after_the_journey_ended_records_consent_and_says_no_j
         assert done.returncode == 0, done.stderr
         assert "no new journey starts automatically" in done.stderr
         assert "Traceback" not in done.stderr
+        # Staff see it where they look: who recorded it, when, how the participant asked.
+        shown = await cli(settings, "participant", "show", "p0000", "--json", cwd=tmp_path)
+        [consent] = json.loads(shown.stdout)["consents"]
+        assert consent["consent"] == CONSENT and consent["recorded_by"] and consent["unsubscribed_at"]
+        table = await cli(settings, "participant", "show", "p0000", cwd=tmp_path)
+        assert "Consents" in table.stderr and "Traceback" not in table.stderr
     conn = await asyncpg.connect(database)
     try:
         assert await conn.fetchval("select count(*) from participant_consents") == 1
