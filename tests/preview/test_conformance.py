@@ -51,6 +51,7 @@ def _roster(start: date) -> str:
 
 SCRIPT = """
 p-snooze weeks 6-8 snooze
+p-snooze week 30 milestone followed_ten         # back after the quiet: mail on both sides of a clock change
 p-adopt week 2 milestone followed_ten
 p-adopt week 2 milestone followed_institution   # suggests a persona
 p-adopt week 4 adopt creator
