@@ -212,3 +212,12 @@ async def test_cli_cohort_report_writes_csv_html_and_json(
 @pytest.fixture(autouse=True)
 def _no_temporal_needed() -> None:
     """The report reads Postgres only: these tests start no Temporal server."""
+
+
+def test_clicks_are_the_commands_links_cause() -> None:
+    """The report finds clicks by the command id a link's intent gives its command."""
+    from store.cohort_report import CLICK_PREFIX
+    from store.intents import intent_id_for
+
+    assert intent_id_for("abc", 0).startswith(CLICK_PREFIX)
+    assert not "staff-pause-1".startswith(CLICK_PREFIX)
