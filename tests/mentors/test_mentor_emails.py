@@ -13,11 +13,14 @@ import email.policy
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain import RecordMilestone
@@ -30,7 +33,7 @@ from store.mentors import mentor_id_for, sync_mentors
 from tests.reports.journeys import run_journey, save
 from web.app import create_app
 from web.server import serve
-from worker.devstack import MailSink, free_port
+from worker.devstack import MailSink, free_port, temporal_test_server
 from worker.main import build_worker
 from workflows.contract import MentorInput, mentor_workflow_id
 from workflows.mentor import MentorWorkflow
@@ -76,10 +79,22 @@ async def _web(settings: Settings, pool: asyncpg.Pool):
             await asyncio.wait_for(task, 10)
 
 
+@pytest.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own: its two weeks skipped move no other test's clock."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
-    time_skipping_env: WorkflowEnvironment, database: str, mail_sink: MailSink, tmp_path: Path
+    own_time_skipping_env: WorkflowEnvironment, database: str, mail_sink: MailSink, tmp_path: Path
 ) -> None:
-    env = time_skipping_env
+    env = own_time_skipping_env
     port = free_port()
     settings = load_settings(
         state_dir=tmp_path / "state",
