@@ -71,7 +71,12 @@ class HandedOverNoReply(Exception):
 
 class HandoverDeclined(Exception):
     """The point of no return could not be recorded (Postgres away, or another attempt crossed it first):
-    nothing was handed over and the connection is hung up mid-transaction."""
+    nothing was handed over and the connection is hung up mid-transaction. `unknown`: the recording
+    failed midway, so the mark may or may not be in the ledger."""
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 # Called once the relay answered DATA with 354, just before the message goes: records the point of no
@@ -533,7 +538,8 @@ async def send_data(
             crossing = await handover()
         except Exception as err:
             conn.close()  # mid-message: hanging up abandons the transaction
-            raise HandoverDeclined(f"could not record the handover: {type(err).__name__}: {err}") from None
+            what = f"{type(err).__name__}: {err}"
+            raise HandoverDeclined(f"could not record the handover: {what}", unknown=True) from None
         if not crossing:
             conn.close()
             raise HandoverDeclined("another attempt handed this message over")

@@ -11,6 +11,7 @@ fault is retried freely, within the settings' retry budget counted from the firs
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -164,6 +165,7 @@ async def send_nudge(
         reply_to_name=person["mentor"] or "",
         reply_to_address=person["mentor_email"],
     )
+    token = uuid.uuid4().hex  # this attempt's mark, so that it can clear its own and nobody else's
     try:
         msg = build_message(email, settings.mail_from)
     except ValueError as err:  # e.g. a line break in the name: the same on every attempt
@@ -177,12 +179,13 @@ async def send_nudge(
         marked = (
             await pool.fetchval(
                 """
-            update send_ledger set handed_over_at = now(), updated_at = now()
+            update send_ledger set handed_over_at = now(), handover_token = $3, updated_at = now()
             where workflow_id = $1 and nudge_key = $2 and status = 'sending' and handed_over_at is null
             returning true
             """,
                 data.workflow_id,
                 data.nudge_key,
+                token,
             )
             is not None
         )
@@ -194,6 +197,8 @@ async def send_nudge(
     except HandedOverNoReply as err:  # (redacted already)
         return await _settle(pool, data, SendStatus.UNCERTAIN, message_id, str(err), subject, surely=True)
     except HandoverDeclined as err:
+        if err.unknown:  # the mark may have been written though nothing went: take back ours
+            await _until_written(lambda: _unmark(pool, data, token), surely=True)
         settled = await _current(pool, data)
         if settled is not None:  # another attempt settled or handed it over: its word stands
             return settled
@@ -322,7 +327,8 @@ async def _note_transient(
     async def write() -> bool:
         spent = await pool.fetchval(
             """
-            update send_ledger set error = $3, handed_over_at = null, updated_at = now()
+            update send_ledger
+            set error = $3, handed_over_at = null, handover_token = null, updated_at = now()
             where workflow_id = $1 and nudge_key = $2 and status = 'sending'
             returning claimed_at < now() - $4::interval
             """,
@@ -337,6 +343,18 @@ async def _note_transient(
         return await _until_written(write, surely)
     except POSTGRES_AWAY:
         return False
+
+
+async def _unmark(pool: asyncpg.Pool, data: SendNudgeInput, token: str) -> None:
+    await pool.execute(
+        """
+        update send_ledger set handed_over_at = null, handover_token = null, updated_at = now()
+        where workflow_id = $1 and nudge_key = $2 and status = 'sending' and handover_token = $3
+        """,
+        data.workflow_id,
+        data.nudge_key,
+        token,
+    )
 
 
 async def _current(pool: asyncpg.Pool, data: SendNudgeInput) -> SendNudgeResult | None:

@@ -149,12 +149,15 @@ class Chaos:
     postgres: EmbeddedPostgres
     relay: ScriptedRelay
     workers: list[ChildProcess]
+    worker_env: dict[str, str] = field(default_factory=dict)  # MENTORFLOW_* settings for the workers
 
     async def start_worker(self) -> ChildProcess:
         ready = self.root / f"worker-{uuid.uuid4().hex[:6]}.ready"
-        env = settings_env(self.settings, 0) | {
-            "MENTORFLOW_SMTP_DATA_END_TIMEOUT_SECONDS": str(DATA_END_TIMEOUT)
-        }
+        env = (
+            settings_env(self.settings, 0)
+            | {"MENTORFLOW_SMTP_DATA_END_TIMEOUT_SECONDS": str(DATA_END_TIMEOUT)}
+            | self.worker_env
+        )
         worker = ChildProcess(
             "chaos-worker",
             [sys.executable, "-m", "benchmarks.worker", str(ready)],
@@ -178,7 +181,7 @@ class Chaos:
 
 
 @asynccontextmanager
-async def chaos_stack(root: Path) -> AsyncIterator[Chaos]:
+async def chaos_stack(root: Path, worker_env: dict[str, str] | None = None) -> AsyncIterator[Chaos]:
     async with AsyncExitStack() as exits:
         temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
         exits.callback(temporal.stop)
@@ -207,7 +210,7 @@ async def chaos_stack(root: Path) -> AsyncIterator[Chaos]:
         )
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
         exits.push_async_callback(pool.close)
-        chaos = Chaos(root, settings, await connect(settings), pool, postgres, relay, [])
+        chaos = Chaos(root, settings, await connect(settings), pool, postgres, relay, [], worker_env or {})
 
         def stop_workers() -> None:
             for w in chaos.workers:
@@ -387,11 +390,17 @@ def scenarios(kills: int, n: int) -> list[Scenario]:
     ]
 
 
-async def run(n: int, kills: int, only: set[str] | None, out: Callable[[str], None]) -> list[Outcome]:
+async def run(
+    n: int,
+    kills: int,
+    only: set[str] | None,
+    out: Callable[[str], None],
+    worker_env: dict[str, str] | None = None,
+) -> list[Outcome]:
     root = Path(tempfile.mkdtemp(prefix="mentorflow-chaos-"))
     results: list[Outcome] = []
     try:
-        async with chaos_stack(root) as chaos:
+        async with chaos_stack(root, worker_env) as chaos:
             out(HEADER)
             out("|---|---|---|---|---|---|---|---|---|")
             baseline: float | None = None
@@ -415,11 +424,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None, help="journeys per burst")
     parser.add_argument("--kills", type=int, default=None, help="worker kill -9s in the kill scenario")
     parser.add_argument("--only", default="", help="comma-separated first words of scenario names")
+    parser.add_argument(
+        "--sticky", type=float, default=None, help="workers' MENTORFLOW_STICKY_TIMEOUT_SECONDS"
+    )
     args = parser.parse_args()
     n = args.n or (20 if args.smoke else 300)
     kills = args.kills or (2 if args.smoke else 5)
     only = {o.strip() for o in args.only.split(",") if o.strip()} or None
-    asyncio.run(run(n, kills, only, lambda line: print(line, flush=True)))
+    env = {} if args.sticky is None else {"MENTORFLOW_STICKY_TIMEOUT_SECONDS": str(args.sticky)}
+    asyncio.run(run(n, kills, only, lambda line: print(line, flush=True), env))
 
 
 if __name__ == "__main__":

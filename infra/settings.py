@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
     max_cached_workflows: int = Field(default=10_000, ge=0)
+    # How long a workflow task waits for the worker that has the journey cached (`worker.main.tuning`).
+    sticky_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     # 0: no Prometheus endpoint.
     metrics_port: int | None = Field(default=EMBEDDED_METRICS_PORT, ge=0, le=65535)
     # Interface the metrics endpoint binds to; 0.0.0.0 in containers so Prometheus and probes reach it.

@@ -26,7 +26,6 @@ from workflows.registry import WORKFLOWS
 
 # In-flight activities get this long to finish after SIGTERM before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
-STICKY_TIMEOUT = timedelta(seconds=60)
 
 log = get_logger(__name__)
 
@@ -55,7 +54,7 @@ def tuning(settings: Settings) -> Tuning:
         # costs the server and this worker a replay. Measured: 75 -> 98 emails/s for 2,000 due at once.
         # The price: a crashed or SIGTERMed worker's journeys whose tasks were already queued for it wait
         # up to this long before another worker takes them (measured: deploy/README.md, Scaling by hand).
-        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_seconds),
     )
 
 
