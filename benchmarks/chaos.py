@@ -41,7 +41,6 @@ from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.fanout import burst_program
 from benchmarks.roster import synthetic_rows
 from benchmarks.stack import REPO, settings_env
-from domain.roster import demo_send_now
 from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
 from infra.settings import Settings, load_settings
 from infra.temporal_client import connect
@@ -255,9 +254,8 @@ async def _launch_burst(chaos: Chaos, n: int, cohort: str) -> datetime:
         r.model_copy(update={"timezone": "UTC", "conferences": (), "email": f"p{i + 1}@example.org"})
         for i, r in enumerate(synthetic_rows(n, start))
     ]
-    rows = demo_send_now(rows, due, program.spec.schedule)
     await save_roster(chaos.pool, cohort, program, start, [ParticipantRecord.from_roster(r) for r in rows])
-    inputs = await cohort_inputs(chaos.pool, cohort, program.spec, start)
+    inputs = await cohort_inputs(chaos.pool, cohort, program.spec, start, first_send_at=due)
     await launch_journeys(chaos.pool, chaos.client, chaos.settings.task_queue, inputs, datetime.now(UTC))
     return due
 
