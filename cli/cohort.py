@@ -517,11 +517,11 @@ def _print_report(r: Any) -> None:
     err.print(
         table(
             "Per week",
-            ["week of", "sent", "failed", "suppressed", *clicks, *r.modes],
+            ["week of", "sent", "failed", "uncertain", "suppressed", *clicks, *r.modes],
             [
                 [
                     w.week,
-                    *(w.emails.get(k, 0) for k in ("sent", "failed", "suppressed")),
+                    *(w.emails.get(k, 0) for k in ("sent", "failed", "uncertain", "suppressed")),
                     *(w.clicks.get(k, 0) for k in clicks),
                     *(w.modes.get(m, 0) for m in r.modes),
                 ]

@@ -166,6 +166,8 @@ async def test_report_csv_loads_with_the_stdlib_reader_and_html_is_self_containe
 
     page = render_html(report)
     assert "<svg" in page and "Milestone funnel" in page and "Needs attention" in page
+    # Emails per week by ledger status, uncertain ones too (handed over, no reply: staff must look).
+    assert "<th>failed</th><th>uncertain</th><th>suppressed</th>" in page
     for outside in ("http://", "https://", "src=", "<script", "@import", "url("):
         assert outside not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
