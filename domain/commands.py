@@ -133,6 +133,14 @@ class Resubscribe(_Command):
     consent_id: str = Field(min_length=1)
 
 
+class RecordAmplified(_Command):
+    """A mentor's "I amplified it" (their email's link) for one of the mentee's milestones."""
+
+    type: Literal["record_amplified"] = "record_amplified"
+    mentor_id: str = Field(min_length=1)  # an id, never the mentor's address
+    milestone_id: str
+
+
 class ChangeSchedule(_Command):
     """New send preferences (participant or staff); None leaves that preference as it is."""
 
@@ -184,6 +192,7 @@ SteerCommand = Annotated[
     | ChangeConference
     | Unsubscribe
     | Resubscribe
+    | RecordAmplified
     | ChangeSchedule
     | EndProgram,
     Field(discriminator="type"),
@@ -202,6 +211,7 @@ Command = Annotated[
     | ChangeConference
     | Unsubscribe
     | Resubscribe
+    | RecordAmplified
     | ChangeSchedule
     | EndProgram
     | RecordEmailOutcome
@@ -340,6 +350,8 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
     if state.completed_at is not None:
         return _no(RejectionCode.COMPLETED, "the journey has completed")
     match command:
+        case RecordAmplified() if command.milestone_id not in program.milestone_ids:
+            return _no(RejectionCode.UNKNOWN_MILESTONE, f"unknown milestone {command.milestone_id!r}")
         case RecordMilestone():
             if command.milestone_id not in program.milestone_ids:
                 valid = ", ".join(m.id for m in program.milestones)

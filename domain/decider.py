@@ -19,6 +19,7 @@ from domain.commands import (
     Enroll,
     KeepGoing,
     Pause,
+    RecordAmplified,
     RecordEmailOutcome,
     RecordMilestone,
     RemoveConference,
@@ -40,6 +41,7 @@ from domain.events import (
     Enrolled,
     Event,
     KeptGoing,
+    MentorAmplified,
     MilestoneAchieved,
     Paused,
     PersonaAdopted,
@@ -206,6 +208,16 @@ def _command_events(
             events.append(Unsubscribed(id=ident(), at=now, command_id=cid))
         case Resubscribe():
             events.append(Resubscribed(id=ident(), consent_id=command.consent_id, at=now, command_id=cid))
+        case RecordAmplified():
+            events.append(
+                MentorAmplified(
+                    id=ident(),
+                    mentor_id=command.mentor_id,
+                    milestone_id=command.milestone_id,
+                    at=now,
+                    command_id=cid,
+                )
+            )
         case RecordEmailOutcome():
             events.append(
                 EmailNotSent(

@@ -201,6 +201,14 @@ class Resubscribed(_Event):
     consent_id: str
 
 
+class MentorAmplified(_Event):
+    """The mentee's mentor brought attention to one of their milestones (counted in reports)."""
+
+    type: Literal["mentor_amplified"] = "mentor_amplified"
+    mentor_id: str
+    milestone_id: str
+
+
 class Completed(_Event):
     type: Literal["completed"] = "completed"
 
@@ -228,6 +236,7 @@ Event = Annotated[
     | ProgramEndScheduled
     | Unsubscribed
     | Resubscribed
+    | MentorAmplified
     | Completed,
     Field(discriminator="type"),
 ]

@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 
+from domain import MentorAmplified
+
 # Modes in the order staff read them; a mode the journey gains later is listed after these.
 MODE_ORDER = ("active", "slowed", "quiet", "burst", "paused", "unsubscribed", "completed")
 FINISHED = frozenset({"unsubscribed", "completed"})
@@ -27,7 +29,7 @@ CLICK_KINDS = {
     "unsubscribed": "unsubscribes",
 }
 # A mentor's "I amplified it" (web/mentors.py): an event on the mentee's journey.
-AMPLIFIED = "mentor_amplified"
+AMPLIFIED: str = MentorAmplified.model_fields["type"].default
 # A send still `sending` after this long is stuck (the same bar as the worker's ledger alert).
 STUCK_AFTER = timedelta(minutes=30)
 

@@ -10,11 +10,9 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from domain.mentor import QUIET_AFTER, UPCOMING, MenteeNews
-from store.cohort_report import CLICK_PREFIX, FINISHED
+from store.cohort_report import AMPLIFIED, CLICK_PREFIX, FINISHED
+from store.intents import Participant, find_participant
 from workflows.contract import journey_id
-
-# The event a mentor's "I amplified it" link records on the mentee's journey.
-AMPLIFIED = "mentor_amplified"
 
 
 def mentor_id_for(email: str) -> str:
@@ -355,36 +353,18 @@ async def unsubscribe(pool: asyncpg.Pool, cohort_id: str, mentor_id: str) -> boo
     return bool(done.endswith(" 1"))
 
 
-async def record_amplified(
-    pool: asyncpg.Pool, mentor: Mentor, participant_id: str, milestone_id: str, at: datetime
-) -> bool:
-    """ "I amplified it": an event on the mentee's journey (in its event store), once per mentor and
-    milestone however often the link is used. False: the mentee is not this mentor's."""
-    mentee = await pool.fetchval(
+async def mentee(pool: asyncpg.Pool, mentor: Mentor, participant_id: str) -> Participant | None:
+    """The participant, if they are this mentor's mentee (a mentor's link acts on their journey)."""
+    is_mentee = await pool.fetchval(
         "select 1 from participants "
         "where cohort_id = $1 and participant_id = $2 and lower(mentor_email) = $3",
         mentor.cohort_id,
         participant_id,
         mentor.email,
     )
-    if mentee is None:
-        return False
-    wid = journey_id(mentor.cohort_id, participant_id)
-    command_id = f"mentor-{mentor.mentor_id}-amplified-{milestone_id}"
-    await pool.execute(
-        """
-        insert into journey_events (event_id, workflow_id, cohort_id, participant_id, type, at, payload)
-        values ($1, $2, $3, $4, $5, $6, $7::jsonb) on conflict (event_id) do nothing
-        """,
-        f"{wid}/{command_id}/0",
-        wid,
-        mentor.cohort_id,
-        participant_id,
-        AMPLIFIED,
-        at,
-        json.dumps({"command_id": command_id, "mentor_id": mentor.mentor_id, "milestone_id": milestone_id}),
-    )
-    return True
+    if is_mentee is None:
+        return None
+    return await find_participant(pool, journey_id(mentor.cohort_id, participant_id))
 
 
 class MentorChange(BaseModel):

@@ -260,7 +260,7 @@ def create_app(
             claims = links._claims(request.path_params["action"], request.path_params["token"])
             if isinstance(claims, Response):
                 return claims
-            return await mentors.handle(request, claims, links.pool, links.programs)
+            return await mentors.handle(request, claims, links.pool, links.programs, links.steering)
         # GET and HEAD show; only POST acts. One route, so a 405 lists every method the link takes.
         return await (links.act(request) if request.method == "POST" else links.show(request))
 

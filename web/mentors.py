@@ -3,13 +3,13 @@ it". GET and HEAD only show a page (mail scanners fetch every link); POST acts."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain import RecordAmplified
 from infra.links import Action, LinkClaims
+from steering import Rejected, Steering
 from store import mentors as store
 from store.programs import ProgramCache, ProgramNotFound
 from web import pages
@@ -19,7 +19,7 @@ MENTOR_ACTIONS = frozenset({Action.MENTOR_UNSUBSCRIBE, Action.AMPLIFIED, Action.
 
 
 async def handle(
-    request: Request, claims: LinkClaims, pool: asyncpg.Pool, programs: ProgramCache
+    request: Request, claims: LinkClaims, pool: asyncpg.Pool, programs: ProgramCache, steering: Steering
 ) -> Response:
     parsed = parse_mentor_workflow_id(claims.workflow_id)
     mentor = await store.get_mentor(pool, *parsed) if parsed else None
@@ -48,11 +48,25 @@ async def handle(
     participant = claims.args.get("participant", "")
     milestone = claims.args.get("milestone", "")
     names = await store.names(pool, mentor.cohort_id, [participant])
-    if participant not in names or milestone not in program.spec.milestone_ids:
+    mentee = await store.mentee(pool, mentor, participant)
+    if participant not in names or mentee is None or milestone not in program.spec.milestone_ids:
         return pages.link_error(404, "We could not find what this link is about.")
     what = f"{names[participant]}: {program.spec.milestone(milestone).title}"
     if acting:
-        await store.record_amplified(pool, mentor, participant, milestone, datetime.now(UTC))
+        # On the mentee's journey, through the steering service like every command: once per mentor and
+        # milestone however often the link is used (the command id says what the click means).
+        command = RecordAmplified(
+            command_id=f"mentor-{mentor.mentor_id}-amplified-{milestone}",
+            mentor_id=mentor.mentor_id,
+            milestone_id=milestone,
+        )
+        outcome = await steering.send(mentee, command, action="amplified")
+        if isinstance(outcome, Rejected):
+            return pages.page(
+                "Not recorded",
+                pages.paragraph(f"{names[participant]}'s program has ended, so this was not recorded."),
+                program=title,
+            )
         return pages.page("Thank you", pages.paragraph(f"Recorded: you amplified {what}."), program=title)
     body = pages.paragraph(f"Did you amplify {what}?") + pages.form(
         str(request.url.path), "", "Yes, I amplified it"

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         KeepGoing,
         NudgeDue,
         Pause,
+        RecordAmplified,
         RecordEmailOutcome,
         RecordMilestone,
         RemoveConference,
@@ -379,6 +380,14 @@ class JourneyWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def record_amplified(self, command: RecordAmplified) -> JourneyView:
+        return await self._update(command)
+
+    @record_amplified.validator
+    def _v_record_amplified(self, command: RecordAmplified) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def change_schedule(self, command: ChangeSchedule) -> JourneyView:
         return await self._update(command)
 
@@ -413,6 +422,7 @@ JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
     ChangeConference: JourneyWorkflow.change_conference,
     Unsubscribe: JourneyWorkflow.unsubscribe,
     Resubscribe: JourneyWorkflow.resubscribe,
+    RecordAmplified: JourneyWorkflow.record_amplified,
     ChangeSchedule: JourneyWorkflow.change_schedule,
     EndProgram: JourneyWorkflow.end_program,
 }

@@ -406,3 +406,27 @@ def test_resubscribe_on_a_running_journey_is_recorded_by_consent_id_and_refused_
     gone = decide_and_evolve(state, Unsubscribe(command_id="bye"), at, SMALL)[1]
     refused = validate(gone, Resubscribe(command_id="late", consent_id="c2"), at, SMALL)
     assert refused is not None and refused.code is RejectionCode.UNSUBSCRIBED
+
+
+def test_a_mentors_amplification_is_an_event_of_the_mentees_journey_once() -> None:
+    from domain import MentorAmplified, RecordAmplified
+
+    state = enrolled_state(personas=("consumer",))
+    at = START + timedelta(days=3)
+    milestone = SMALL.milestones[0].id
+    command = RecordAmplified(command_id="mentor-m1-amplified", mentor_id="m1", milestone_id=milestone)
+    decision, after = decide_and_evolve(state, command, at, SMALL)
+    assert [e for e in decision.events if isinstance(e, MentorAmplified)] == [
+        MentorAmplified(
+            id=f"{state.journey_id}/mentor-m1-amplified/0",
+            mentor_id="m1",
+            milestone_id=milestone,
+            at=at,
+            command_id="mentor-m1-amplified",
+        )
+    ]
+    # The same link again adds nothing; a milestone the program does not have is refused with its code.
+    assert decide(after, command, at, SMALL).events == []
+    unknown = RecordAmplified(command_id="x", mentor_id="m1", milestone_id="no_such_milestone")
+    refused = validate(state, unknown, at, SMALL)
+    assert refused is not None and refused.code is RejectionCode.UNKNOWN_MILESTONE

@@ -13,17 +13,15 @@ import email.policy
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain import RecordMilestone
+from domain import Enroll, Persona, RecordMilestone
 from domain.timing import WEEKDAYS, local_datetime
 from infra.program_files import load_program
 from infra.settings import Settings, load_settings
@@ -33,9 +31,10 @@ from store.mentors import mentor_id_for, sync_mentors
 from tests.reports.journeys import run_journey, save
 from web.app import create_app
 from web.server import serve
-from worker.devstack import MailSink, free_port, temporal_test_server
+from worker.devstack import MailSink, free_port
 from worker.main import build_worker
-from workflows.contract import MentorInput, mentor_workflow_id
+from workflows.contract import JourneyInput, MentorInput, journey_id, mentor_workflow_id
+from workflows.journey import JourneyWorkflow
 from workflows.mentor import MentorWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,11 +46,13 @@ HISTORY = REPO / "tests" / "histories" / "mentor-prompt-digest-unsubscribe.json"
 
 
 def _mails(sink: MailSink) -> list[email.message.EmailMessage]:
+    """The mentor's emails (Amara's journey, running for the link, may write to her too)."""
     out = []
     for path in sorted(sink.mail_dir.glob("*.eml")):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(msg, email.message.EmailMessage)
-        out.append(msg)
+        if MENTOR in str(msg["To"]):
+            out.append(msg)
     return out
 
 
@@ -62,9 +63,9 @@ def _text(msg: email.message.EmailMessage) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _web(settings: Settings, pool: asyncpg.Pool):
+async def _web(settings: Settings, pool: asyncpg.Pool, temporal: Client):
     stop = asyncio.Event()
-    app = create_app(settings, pool=pool, journeys=Journeys(settings), retry_every=None)
+    app = create_app(settings, pool=pool, journeys=Journeys(settings, temporal), retry_every=None)
     task = asyncio.create_task(serve(settings, stop=stop, app=app))
     async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client:
         for _ in range(100):
@@ -77,18 +78,6 @@ async def _web(settings: Settings, pool: asyncpg.Pool):
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
-
-
-@pytest.fixture
-async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of this test's own: its two weeks skipped move no other test's clock."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
@@ -113,7 +102,9 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
     )
     # Amara posted her first original post through an email link an hour ago; Ben never clicked.
     posted = RecordMilestone(command_id="link-a1-0", milestone_id="first_original_post")
-    await run_journey(pool, COHORT, "amara", PROGRAM, start, now, [(now - timedelta(hours=1), posted)])
+    amara = await run_journey(
+        pool, COHORT, "amara", PROGRAM, start, now, [(now - timedelta(hours=1), posted)]
+    )
     await run_journey(pool, COHORT, "ben", PROGRAM, start, now)
     await run_journey(pool, COHORT, "cleo", PROGRAM, start, now)
     assert await sync_mentors(pool, COHORT) == 2
@@ -124,7 +115,7 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
     )
     mentor_id = mentor_id_for(MENTOR)
     wid = mentor_workflow_id(COHORT, mentor_id)
-    async with build_worker(env.client, pool, settings), _web(settings, pool) as http:
+    async with build_worker(env.client, pool, settings), _web(settings, pool, env.client) as http:
         handle = await env.client.start_workflow(
             MentorWorkflow.run,
             MentorInput(cohort_id=COHORT, mentor_id=mentor_id),
@@ -168,6 +159,30 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
         ]
         assert (await http.get(link)).status_code == 200
         assert await pool.fetchval("select count(*) from journey_events where type = 'mentor_amplified'") == 0
+        # The link acts on Amara's journey like every command: it runs for real from where it stood.
+        wid_amara = journey_id(COHORT, "amara")
+        folded = await pool.fetchval("select count(*) from journey_events where workflow_id = $1", wid_amara)
+        enroll = Enroll(
+            command_id="enroll",
+            journey_id=wid_amara,
+            program=PROGRAM.spec.name,
+            timezone="America/New_York",
+            personas=(Persona.CONSUMER,),
+            start=start,
+        )
+        mentee = await env.client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(
+                cohort_id=COHORT,
+                participant_id="amara",
+                program=PROGRAM.spec,
+                enroll=enroll,
+                state=amara,
+                events_folded=folded,
+            ),
+            id=wid_amara,
+            task_queue=settings.task_queue,
+        )
         for _ in range(2):  # twice: recorded once
             done = await http.post(link)
             assert done.status_code == 200 and "you amplified" in done.text
@@ -175,6 +190,13 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
             "select participant_id, payload from journey_events where type = 'mentor_amplified'"
         )
         assert row is not None and row["participant_id"] == "amara"
+        updates = [
+            e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            for e in (await mentee.fetch_history()).events
+            if e.HasField("workflow_execution_update_accepted_event_attributes")
+        ]
+        assert updates == ["record_amplified"]
+        await mentee.terminate("test over")
         # The link was used on the wall clock, the journeys ran on the test server's (maybe far ahead).
         wall = datetime.now(UTC)
         since = (min(wall, start) - timedelta(days=7)).date()
