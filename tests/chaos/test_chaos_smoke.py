@@ -17,7 +17,7 @@ async def test_chaos_smoke_never_two_copies_never_a_silent_miss() -> None:
     env = {"MENTORFLOW_STICKY_TIMEOUT_SECONDS": str(SMOKE_STICKY)}
     results = {r.name: r for r in await run(N, KILLS, None, lines.append, env)}
     table = "\n".join(lines)
-    assert list(results) == [s.name for s in scenarios(KILLS, N)], table
+    assert list(results) == [s.name for s in scenarios(KILLS)], table
     for r in results.values():
         assert (r.faults > 0) == (r.name != "fault-free"), table  # each fault did happen
         assert r.expected == N and r.duplicates == 0 and r.lost == 0, table
