@@ -358,13 +358,25 @@ async def _unmark(pool: asyncpg.Pool, data: SendNudgeInput, token: str) -> None:
 
 
 async def _current(pool: asyncpg.Pool, data: SendNudgeInput) -> SendNudgeResult | None:
-    """The row's outcome if it is no longer this attempt's to decide; None if it is still 'sending'."""
+    """The row's outcome if it is no longer this attempt's to decide; None if it is still 'sending'.
+    Handed over by another attempt with no reply recorded: written `uncertain` here, as a claim would, so
+    the ledger says what this attempt answers even if that other attempt never settles (it was given up
+    on by Temporal and is cancelled); if it does learn the reply, its settle still wins."""
     try:
+        await pool.execute(
+            """
+            update send_ledger set status = 'uncertain', updated_at = now(),
+                error = 'handed over to the relay at '
+                        || to_char(handed_over_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+                        || ' by another attempt, which had not recorded a reply'
+            where workflow_id = $1 and nudge_key = $2 and status = 'sending' and handed_over_at is not null
+            """,
+            data.workflow_id,
+            data.nudge_key,
+        )
         row = await pool.fetchrow(
             """
-            select case when status = 'sending' and handed_over_at is not null then 'uncertain'
-                        else status end as status,
-                   message_id, coalesce(error, '') as error
+            select status, message_id, coalesce(error, '') as error
             from send_ledger where workflow_id = $1 and nudge_key = $2
             """,
             data.workflow_id,

@@ -357,3 +357,50 @@ async def test_staff_list_resolve_and_resend_uncertain_emails(
     assert settled.returncode == 0 and json.loads(settled.stdout)["status"] == "failed"
     status = await db_pool.fetchval("select status from send_ledger where nudge_key = 'track-1'")
     assert status == "failed"
+
+
+async def test_attempt_overtaken_by_one_that_handed_over_leaves_the_row_uncertain(
+    settings: Settings, db_pool: asyncpg.Pool, relay: tuple[FaultySmtp, int]
+) -> None:
+    """Temporal starts a second attempt while the first still runs (its heartbeats were lost): the second
+    claims first, the first then hands the message over and dies waiting for the reply. The second finds
+    the mark at DATA and answers `uncertain`: the ledger must say so too (not `sending` for ever, where
+    `mail list --uncertain` and `mail resolve` never see it), and nothing is sent twice."""
+    handler, port = relay
+    first_at_rcpt, second_claimed, first_stored = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    rcpts = 0
+
+    async def rcpt(server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        nonlocal rcpts
+        rcpts += 1
+        # The first attempt waits at RCPT until the second has claimed (it is at RCPT too); the second
+        # until the first's message is stored (so the first crosses the point of no return first).
+        if rcpts == 1:
+            first_at_rcpt.set()
+            await second_claimed.wait()
+        else:
+            second_claimed.set()
+            await first_stored.wait()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def hang(server: Any) -> str | None:
+        first_stored.set()
+        await asyncio.sleep(3600)
+        return None
+
+    handler.handle_RCPT = rcpt  # type: ignore[method-assign]
+    handler.after_data = hang
+    settings = settings.model_copy(update={"smtp_port": port})
+    await _cohort(db_pool)
+    first = asyncio.create_task(send_nudge(settings, db_pool, ProgramCache(), _input()))
+    await asyncio.wait_for(first_at_rcpt.wait(), 10)
+    second = asyncio.create_task(send_nudge(settings, db_pool, ProgramCache(), _input()))
+    result = await asyncio.wait_for(second, 20)
+    first.cancel()  # the server gave up on it: the SDK cancels it at its next heartbeat
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert result.status is SendStatus.UNCERTAIN
+    assert handler.stored() == 1
+    row = await _row(db_pool)
+    assert row["status"] == "uncertain" and "had not recorded a reply" in row["error"], dict(row)
