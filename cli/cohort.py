@@ -14,6 +14,7 @@ import typer
 from cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_PARTIAL, CliError
 from cli.options import check_cohort_id, parse_day, until_option
 from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.pool import with_pool
 from cli.preview import preview
 
 if TYPE_CHECKING:
@@ -355,26 +356,12 @@ def start(
 # ---- reports ------------------------------------------------------------------------------------------
 
 
-def _with_pool(func: Any) -> Any:
-    from infra.postgres import create_pool
-    from infra.settings import get_settings
-
-    async def go() -> Any:
-        pool = await create_pool(get_settings(), min_size=1, max_size=4)
-        try:
-            return await func(pool)
-        finally:
-            await pool.close()
-
-    return asyncio.run(go())
-
-
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every cohort with its participants by mode."""
     from store.reports import MODES, list_cohorts
 
-    cohorts = _with_pool(list_cohorts)
+    cohorts = with_pool(list_cohorts)
     if as_json:
         emit_json([c.model_dump(mode="json") for c in cohorts])
         return
@@ -391,7 +378,7 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     from infra.temporal_client import connect
     from store.reports import MODES, cohort_status
 
-    report = _with_pool(lambda pool: cohort_status(pool, cohort))
+    report = with_pool(lambda pool: cohort_status(pool, cohort))
     if report is None:
         raise CliError(f"no cohort {cohort!r} (see `mentorflow cohort list`)")
 
@@ -478,7 +465,7 @@ def report(
 
     since_day = parse_day("--since", since) if since is not None else None
     now = datetime.now(UTC)
-    result = _with_pool(
+    result = with_pool(
         lambda pool: cohort_report(pool, cohort, now=now, since=since_day, quiet_weeks=quiet_weeks)
     )
     if result is None:

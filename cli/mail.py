@@ -13,6 +13,7 @@ import typer
 
 from cli.errors import CliError
 from cli.output import JSON_OPTION, emit_json, err, say, table
+from cli.pool import with_pool
 
 if TYPE_CHECKING:
     from store.ledger import LedgerRow
@@ -83,16 +84,16 @@ def list_(
     if stuck or uncertain:
         from store.ledger import stuck_rows, uncertain_rows
 
-        rows = _with_pool(
+        ledger = with_pool(
             lambda pool: (
                 stuck_rows(pool, cohort_id=cohort) if stuck else uncertain_rows(pool, cohort_id=cohort)
             )
         )
         if as_json:
-            emit_json([r.model_dump(mode="json") for r in rows])
+            emit_json([r.model_dump(mode="json") for r in ledger])
             return
         what = "in flight for 15+ minutes" if stuck else "uncertain (`mail resolve ID --sent|--not-sent`)"
-        _ledger_table(f"{len(rows)} email(s) {what}", rows)
+        _ledger_table(f"{len(ledger)} email(s) {what}", ledger)
         return
     directory = mail_dir()
     files = sorted(directory.glob("*.eml")) if directory.is_dir() else []
@@ -140,22 +141,6 @@ def show(
     print(body)
 
 
-def _with_pool(func: Any) -> Any:
-    import asyncio
-
-    from infra.postgres import create_pool
-    from infra.settings import get_settings
-
-    async def go() -> Any:
-        pool = await create_pool(get_settings(), min_size=1, max_size=2)
-        try:
-            return await func(pool)
-        finally:
-            await pool.close()
-
-    return asyncio.run(go())
-
-
 def _staff() -> str:
     import getpass
 
@@ -186,7 +171,7 @@ def resolve(
         except LedgerError as exc:
             raise CliError(str(exc)) from None
 
-    row: LedgerRow = _with_pool(go)
+    row: LedgerRow = with_pool(go)
     if as_json:
         emit_json(row)
         return
@@ -222,7 +207,7 @@ def resend(
             await not_resent(pool, row_id, str(exc))  # no worker will retry it: back to failed
             raise CliError(f"email {row_id} was not sent: {exc}; try again later") from None
 
-    result: SendNudgeResult = _with_pool(go)
+    result: SendNudgeResult = with_pool(go)
     if as_json:
         emit_json(result)
         return

@@ -10,22 +10,9 @@ import typer
 
 from cli.errors import CliError
 from cli.output import JSON_OPTION, bold_line, emit_json, err, say, table
+from cli.pool import with_pool
 
 app = typer.Typer(help="Mentors: who they are, their mentees, their digests.", no_args_is_help=True)
-
-
-def _with_pool(func: Any) -> Any:
-    from infra.postgres import create_pool
-    from infra.settings import get_settings
-
-    async def go() -> Any:
-        pool = await create_pool(get_settings(), min_size=1, max_size=2)
-        try:
-            return await func(pool)
-        finally:
-            await pool.close()
-
-    return asyncio.run(go())
 
 
 @app.command("list")
@@ -44,7 +31,7 @@ def list_(
             raise CliError(f"no cohort {cohort!r} (see `mentorflow cohort list`)")
         return await mentor_summaries(pool, cohort, now=now, quiet_weeks=quiet_weeks)
 
-    summaries = _with_pool(go)
+    summaries = with_pool(go)
     if as_json:
         emit_json([s.model_dump(mode="json") for s in summaries])
         return
@@ -143,7 +130,7 @@ def set_(
                 raise CliError(f"--send-time: {problems[0][1]}")
         return await update_mentor(pool, mentor, change)
 
-    mentor = _with_pool(go)
+    mentor = with_pool(go)
     asyncio.run(_replan(mentor.cohort_id, mentor.mentor_id))
     if as_json:
         emit_json(mentor)
@@ -174,7 +161,7 @@ def send_now(
     async def mentor_of(pool: Any) -> Any:
         return _one(await find_mentor(pool, email), email, cohort)
 
-    mentor = _with_pool(mentor_of)
+    mentor = with_pool(mentor_of)
     kind = "amplify" if prompt else "digest"
     wid = mentor_workflow_id(mentor.cohort_id, mentor.mentor_id)
 
@@ -245,7 +232,7 @@ def show(
         )
         return mentor, group, [dict(r) for r in emails]
 
-    mentor, group, emails = _with_pool(go)
+    mentor, group, emails = with_pool(go)
     if as_json:
         emit_json(
             {
