@@ -45,8 +45,7 @@ from temporalio.client import Client
 from activities.launch import cohort_inputs, launch_journeys
 from benchmarks.fanout import burst_program
 from benchmarks.roster import synthetic_rows
-from benchmarks.stack import REPO, settings_env
-from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from benchmarks.stack import REPO, settings_env, start_servers
 from infra.settings import Settings, load_settings
 from infra.temporal_client import connect
 from store.cohorts import ParticipantRecord, save_roster
@@ -256,18 +255,7 @@ class Chaos:
 @asynccontextmanager
 async def chaos_stack(root: Path, worker_env: dict[str, str] | None = None) -> AsyncIterator[Chaos]:
     async with AsyncExitStack() as exits:
-        temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
-        exits.callback(temporal.stop)
-        await temporal.start()
-        postgres = EmbeddedPostgres(root / "postgres" / "data", port=free_port())
-        exits.callback(postgres.stop)
-        await postgres.start()
-        dsn = await postgres.ensure_database("mentorflow")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn, DEFAULT_MIGRATIONS_DIR)
-        finally:
-            await conn.close()
+        temporal, postgres, dsn = await start_servers(exits, root)
         relay = ScriptedRelay(root / "mail")
         relay.mail_dir.mkdir(parents=True)
         port = free_port()

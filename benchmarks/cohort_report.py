@@ -27,7 +27,7 @@ import asyncpg
 import psutil
 
 from benchmarks.report import Row, table
-from infra.migrations import DEFAULT_MIGRATIONS_DIR, migrate
+from benchmarks.stack import migrated_database
 from infra.program_files import load_program
 from store.cohort_report import cohort_report
 from store.cohorts import save_cohort
@@ -126,12 +126,7 @@ async def bench(participants: int, runs: int) -> list[Row]:
     postgres = EmbeddedPostgres(root / "data", port=free_port())
     try:
         await postgres.start()
-        dsn = await postgres.ensure_database("mentorflow")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn, DEFAULT_MIGRATIONS_DIR)
-        finally:
-            await conn.close()
+        dsn = await migrated_database(postgres)
         now = datetime.now(UTC)
         start = (now - timedelta(weeks=WEEKS)).date()
         pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10)

@@ -147,22 +147,33 @@ async def _start_worker(
     return worker
 
 
+async def migrated_database(postgres: EmbeddedPostgres) -> str:
+    """The `mentorflow` database on a started Postgres, migrated; its DSN."""
+    dsn = await postgres.ensure_database("mentorflow")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn, DEFAULT_MIGRATIONS_DIR)
+    finally:
+        await conn.close()
+    return dsn
+
+
+async def start_servers(exits: AsyncExitStack, root: Path) -> tuple[TemporalDevServer, EmbeddedPostgres, str]:
+    """A Temporal dev server and a migrated Postgres under `root`, stopped with `exits`; and the DSN."""
+    temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
+    exits.callback(temporal.stop)
+    await temporal.start()
+    postgres = EmbeddedPostgres(root / "postgres" / "data", port=free_port())
+    exits.callback(postgres.stop)
+    await postgres.start()
+    return temporal, postgres, await migrated_database(postgres)
+
+
 @asynccontextmanager
 async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterator[BenchStack]:
     """The stack, its worker process started; with `profile`, the worker runs under pyinstrument."""
     async with AsyncExitStack() as exits:
-        temporal = TemporalDevServer(root / "temporal", port=free_port(), ui_port=None)
-        exits.callback(temporal.stop)
-        await temporal.start()
-        postgres = EmbeddedPostgres(root / "postgres" / "data", port=free_port())
-        exits.callback(postgres.stop)
-        await postgres.start()
-        dsn = await postgres.ensure_database("mentorflow")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn, DEFAULT_MIGRATIONS_DIR)
-        finally:
-            await conn.close()
+        temporal, postgres, dsn = await start_servers(exits, root)
         mail = MailSink(root / "mail", port=free_port())
         await mail.start()
         exits.push_async_callback(mail.stop)
