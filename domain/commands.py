@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.agenda import catch_up
 from domain.conferences import change_problem, conference_problem, normal_hashtag
-from domain.events import PauseOrigin, UtcDatetime
+from domain.events import EmailOutcome, PauseOrigin, UtcDatetime
 from domain.personas import Persona
 from domain.program import LocalTime, NudgeKind, ProgramSpec, Weekdays, send_preference_problems
 from domain.rejections import Rejection, RejectionCode
@@ -172,6 +172,19 @@ def email_outcome_id(nudge_key: str) -> str:
     return f"email-outcome:{nudge_key}"
 
 
+class SettleEmail(_Command):
+    """The send ledger's final word on one of the journey's emails (staff's `mail resolve` or `mail
+    resend`, or the relay's late reply to an attempt given up on), delivered by the steering service so
+    the journey's record and counts follow the ledger. Accepted after the journey ended too."""
+
+    type: Literal["settle_email"] = "settle_email"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str = Field(min_length=1)
+    outcome: EmailOutcome
+    reason: str = ""
+
+
 class Tick(_Command):
     """The journey's timer fired: apply whatever fell due."""
 
@@ -194,7 +207,8 @@ SteerCommand = Annotated[
     | Resubscribe
     | RecordAmplified
     | ChangeSchedule
-    | EndProgram,
+    | EndProgram
+    | SettleEmail,
     Field(discriminator="type"),
 ]
 
@@ -214,6 +228,7 @@ Command = Annotated[
     | RecordAmplified
     | ChangeSchedule
     | EndProgram
+    | SettleEmail
     | RecordEmailOutcome
     | Tick,
     Field(discriminator="type"),
@@ -343,8 +358,9 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
         return _enroll_rejection(state, command, now, program)
     if not state.enrolled:
         return _no(RejectionCode.NOT_ENROLLED, "the journey is not enrolled")
-    if isinstance(command, RecordEmailOutcome):
-        return None  # what happened to an email is recorded whatever the journey's state since
+    # What happened to an email is recorded whatever the journey's state since (it may have ended).
+    if isinstance(command, RecordEmailOutcome | SettleEmail):
+        return _email_rejection(state, command)
     if state.unsubscribed_at is not None:
         return _no(RejectionCode.UNSUBSCRIBED, "already unsubscribed")
     if state.completed_at is not None:
@@ -399,6 +415,19 @@ def rejection(state: JourneyState, command: Command, now: datetime, program: Pro
                 )
         case Unsubscribe() | Resubscribe():
             pass  # a running journey is subscribed: a resubscription is recorded (an unsubscribe ends it)
+    return None
+
+
+def _email_rejection(state: JourneyState, command: RecordEmailOutcome | SettleEmail) -> Rejection | None:
+    key = command.nudge_key
+    if command.nudge_id not in state.sent_nudges:
+        return _no(RejectionCode.UNKNOWN_EMAIL, f"no email {command.nudge_id!r} fell due on this journey")
+    if key not in state.settled_emails:
+        return None  # the ledger's first word on it (the sender's report, or a settlement) stands
+    held = state.email_outcome(key)
+    if isinstance(command, RecordEmailOutcome) or command.outcome == held:
+        # A report that comes after the ledger's final word (it raced a settlement) changes nothing.
+        return _no(RejectionCode.EMAIL_SETTLED, f"email {key!r} is already settled as {held}")
     return None
 
 

@@ -25,6 +25,7 @@ from domain.commands import (
     RemoveConference,
     Resubscribe,
     Resume,
+    SettleEmail,
     Tick,
     Unsubscribe,
     changed_conference,
@@ -38,6 +39,7 @@ from domain.events import (
     DormancyEnded,
     DormancyStarted,
     EmailNotSent,
+    EmailSettled,
     Enrolled,
     Event,
     KeptGoing,
@@ -118,7 +120,7 @@ def _command_events(
         return f"{state.journey_id}/{command.command_id}/{len(events)}"
 
     # Any sign of life ends the silence (slowed or quiet), restores the cadence and earns a welcome-back.
-    if not isinstance(command, Unsubscribe | EndProgram | RecordEmailOutcome | Tick):
+    if not isinstance(command, Unsubscribe | EndProgram | RecordEmailOutcome | SettleEmail | Tick):
         if state.quiet_since is not None:
             events.append(DormancyEnded(id=ident(), kind="quiet", at=now, command_id=cid))
         if state.dormant_since is not None:
@@ -221,6 +223,19 @@ def _command_events(
         case RecordEmailOutcome():
             events.append(
                 EmailNotSent(
+                    id=ident(),
+                    nudge_id=command.nudge_id,
+                    kind=command.kind,
+                    nudge_key=command.nudge_key,
+                    outcome=command.outcome,
+                    reason=command.reason,
+                    at=now,
+                    command_id=cid,
+                )
+            )
+        case SettleEmail():
+            events.append(
+                EmailSettled(
                     id=ident(),
                     nudge_id=command.nudge_id,
                     kind=command.kind,

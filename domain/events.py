@@ -98,6 +98,24 @@ class EmailNotSent(_Event):
     reason: str = ""  # what the relay or the ledger said, addresses redacted
 
 
+# What became of an email in the end, as the send ledger says: it went, it was refused for good, held
+# back (unsubscribed or paused), or handed over with no reply.
+EmailOutcome = Literal["sent", "failed", "suppressed", "uncertain"]
+
+
+class EmailSettled(_Event):
+    """The send ledger's final word on an email the journey had recorded (staff resolved it or sent it
+    again, or the relay's reply reached an attempt given up on): the journey counts it as the ledger
+    says from now on, and an outcome reported later for it changes nothing."""
+
+    type: Literal["email_settled"] = "email_settled"
+    nudge_id: str
+    kind: NudgeKind
+    nudge_key: str
+    outcome: EmailOutcome
+    reason: str = ""  # how it was settled, addresses redacted
+
+
 class NudgeSkipped(_Event):
     type: Literal["nudge_skipped"] = "nudge_skipped"
     nudge_id: str
@@ -221,6 +239,7 @@ Event = Annotated[
     | MilestoneAchieved
     | NudgeDue
     | EmailNotSent
+    | EmailSettled
     | NudgeSkipped
     | ConferenceAdded
     | ConferenceRemoved

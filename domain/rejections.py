@@ -38,6 +38,8 @@ class RejectionCode(StrEnum):
     CONFERENCE_OVER = "conference_over"  # removing (or changing) one that has already ended
     CONFERENCE_UNCHANGED = "conference_unchanged"  # a change that changes nothing
     ALREADY_ENDING = "already_ending"
+    UNKNOWN_EMAIL = "unknown_email"  # settling an email that never fell due on this journey
+    EMAIL_SETTLED = "email_settled"  # the journey already holds this final word on the email
     WITHDRAWN = "withdrawn"  # a pending unsubscribe lifted by the participant's recorded consent
 
 

@@ -19,6 +19,7 @@ from domain.events import (
     DormancyEnded,
     DormancyStarted,
     EmailNotSent,
+    EmailSettled,
     Enrolled,
     Event,
     KeptGoing,
@@ -95,7 +96,10 @@ class JourneyState(BaseModel):
 
     sent_nudges: tuple[str, ...] = ()  # ids of nudges sent (each track nudge goes at most once)
     persona_last_served: dict[str, UtcDatetime] = Field(default_factory=dict)  # fair rotation
-    sends: int = 0
+    sends: int = 0  # emails that went (or may yet, while in flight): due, less those recorded not sent
+    # Emails that did not go, by nudge key: failed | suppressed | uncertain (only those: the rest went).
+    not_sent: dict[str, str] = Field(default_factory=dict)
+    settled_emails: tuple[str, ...] = ()  # nudge keys the send ledger settled: its word is final
     last_cadence_send: UtcDatetime | None = None  # at most one cadence nudge per send slot
     recent_capped: tuple[UtcDatetime, ...] = ()  # capped sends of the last 8 days (the weekly cap)
     last_track_send: UtcDatetime | None = None
@@ -155,6 +159,10 @@ class JourneyState(BaseModel):
         if self.dormant_since is not None:
             return Mode.SLOWED
         return Mode.ACTIVE
+
+    def email_outcome(self, nudge_key: str) -> str:
+        """sent | failed | suppressed | uncertain: what the journey holds of a due email."""
+        return self.not_sent.get(nudge_key, "sent")
 
     def conference(self, conference_id: str) -> ConferenceState | None:
         for c in self.conferences:
@@ -228,8 +236,16 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return _sent_changes(state, event)
         case EmailNotSent():
             # `sends` counts emails that went: this one was counted when it fell due. The schedule it took
-            # (its slot, the weekly cap, the track's progress) stays taken: the journey goes on.
-            return {"sends": max(state.sends - 1, 0)}
+            # (its slot, the weekly cap, the track's progress) stays taken: the journey goes on. After the
+            # ledger's final word (a settlement that came first) a report changes nothing.
+            if event.nudge_key in state.settled_emails:
+                return {}
+            return _email_changes(state, event.nudge_key, event.outcome)
+        case EmailSettled():
+            settled = state.settled_emails
+            if event.nudge_key not in settled:
+                settled = (*settled, event.nudge_key)
+            return {**_email_changes(state, event.nudge_key, event.outcome), "settled_emails": settled}
         case NudgeSkipped():
             if event.kind is NudgeKind.BURST_PREP:
                 return {"conferences": _conferences_with(state, event.conference_id, prep_done=True)}
@@ -313,6 +329,15 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case Completed():
             return {"completed_at": at}
     return {}
+
+
+def _email_changes(state: JourneyState, nudge_key: str, outcome: str) -> dict[str, object]:
+    """An email's outcome is now `outcome`: counted once whichever way it went before."""
+    was_sent = state.email_outcome(nudge_key) == "sent"
+    not_sent = {k: v for k, v in state.not_sent.items() if k != nudge_key}
+    if outcome != "sent":
+        not_sent[nudge_key] = outcome
+    return {"not_sent": not_sent, "sends": max(state.sends + (outcome == "sent") - was_sent, 0)}
 
 
 def _schedule_changes(state: JourneyState, event: ScheduleChanged) -> dict[str, object]:

@@ -73,6 +73,8 @@ def refusal(command: SteerCommand, code: RejectionCode, program: Program) -> Ref
             return Refusal("That time zone is not one we know.", False)
         case Code.BAD_SCHEDULE:
             return Refusal("The program cannot send emails on those days or at that time.", False)
+        case Code.UNKNOWN_EMAIL | Code.EMAIL_SETTLED:  # staff's and the sender's, never a link's
+            return Refusal("There is nothing to change.", True)
         case Code.WITHDRAWN:
             return Refusal("You asked us to keep writing to you, so this no longer applies.", False)
         case Code.NOT_ENROLLED | Code.ALREADY_ENROLLED | Code.WRONG_PROGRAM:
