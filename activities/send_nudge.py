@@ -37,6 +37,7 @@ from domain.template_context import NudgeContext
 from infra.links import Action, link_url, sign_link
 from infra.logging import get_logger
 from infra.settings import Settings
+from store.ledger import tell_journey
 from store.programs import ProgramCache
 from workflows.contract import SendNudgeInput, SendNudgeResult, SendStatus
 
@@ -300,19 +301,34 @@ async def _settle(
 ) -> SendNudgeResult:
     async def write() -> None:
         # 'uncertain' too: an attempt that outlived its timeout may still learn the reply (the truth wins).
-        await pool.execute(
-            """
-            update send_ledger
-            set status = $3, error = nullif($4, ''), subject = coalesce($5, subject),
-                sent_at = case when $3 = 'sent' then now() else sent_at end, updated_at = now()
-            where workflow_id = $1 and nudge_key = $2 and status in ('sending', 'uncertain')
-            """,
-            data.workflow_id,
-            data.nudge_key,
-            status.value,
-            detail,
-            subject,
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """
+                with old as (
+                    select id, status, resent_at from send_ledger
+                    where workflow_id = $1 and nudge_key = $2 for update
+                )
+                update send_ledger l
+                set status = $3, error = nullif($4, ''), subject = coalesce($5, l.subject),
+                    sent_at = case when $3 = 'sent' then now() else l.sent_at end, updated_at = now()
+                from old
+                where l.id = old.id and old.status in ('sending', 'uncertain')
+                returning old.status as was, old.resent_at is not null as resent,
+                          l.workflow_id, l.nudge_key, l.nudge_id, l.kind
+                """,
+                data.workflow_id,
+                data.nudge_key,
+                status.value,
+                detail,
+                subject,
+            )
+            # The journey was told `uncertain` (or, for a resend, what the first send came to): the
+            # ledger's new word goes to it too. A late reply to an attempt given up on is the relay's.
+            if row is not None and (
+                row["resent"] or (row["was"] == "uncertain" and status is not SendStatus.UNCERTAIN)
+            ):
+                reason = redact(shown if shown is not None else detail) or status.value
+                await tell_journey(conn, row, status.value, reason, by="staff" if row["resent"] else "relay")
 
     await _until_written(write, surely)
     return SendNudgeResult(status=status, message_id=message_id, detail=detail if shown is None else shown)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -16,6 +17,7 @@ from cli.output import JSON_OPTION, emit_json, err, say, table
 from cli.pool import with_pool
 
 if TYPE_CHECKING:
+    from steering import Steering
     from store.ledger import LedgerRow
 
 app = typer.Typer(
@@ -150,6 +152,27 @@ def _staff() -> str:
         return "staff"
 
 
+async def _tell_journey(steering: Steering, workflow_id: str) -> str:
+    """Deliver the journey's pending commands, the ledger's new word on the email last (recorded with
+    it); what the journey made of it, for staff. Empty for an email that is no journey's."""
+    from cli.steer import staff_reason
+    from steering import Applied, Rejected
+    from store.intents import pending_of
+    from workflows.contract import parse_journey_id
+
+    if parse_journey_id(workflow_id) is None:
+        return ""
+    delivered = await steering.apply(await pending_of(steering.pool, workflow_id))
+    if not delivered:
+        return ""
+    outcome = delivered[-1][1]
+    if isinstance(outcome, Applied):
+        return "the journey records it"
+    if isinstance(outcome, Rejected):
+        return f"the journey: {staff_reason(outcome.code, outcome.message)}"
+    return f"the journey hears of it when it can ({outcome.reason}; the web app retries)"
+
+
 @app.command()
 def resolve(
     row_id: int = typer.Argument(..., metavar="ID", help="An id from `mail list --uncertain`."),
@@ -159,23 +182,28 @@ def resolve(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Settle an uncertain email: it went (--sent) or it did not (--not-sent: failed; `mail resend` sends
-    it after all)."""
+    it after all). The journey is told too (its record and counts follow the ledger)."""
+    from cli.steer import with_steering
+    from infra.settings import get_settings
     from store.ledger import LedgerError, resolve
 
     if sent is None:
         raise CliError("say what happened: --sent or --not-sent")
 
-    async def go(pool: Any) -> LedgerRow:
+    async def go(pool: Any, steering: Steering) -> tuple[LedgerRow, str]:
         try:
-            return await resolve(pool, row_id, sent=sent, by=_staff())
+            row = await resolve(pool, row_id, sent=sent, by=_staff())
         except LedgerError as exc:
             raise CliError(str(exc)) from None
+        return row, await _tell_journey(steering, row.workflow_id)
 
-    row: LedgerRow = with_pool(go)
+    row, journey = asyncio.run(with_steering(get_settings(), go))
     if as_json:
         emit_json(row)
         return
     say(f"email {row.id} ({row.participant_id}, {row.nudge_id}) is now {row.status}: {row.resolution}")
+    if journey:
+        say(journey)
 
 
 @app.command()
@@ -185,9 +213,10 @@ def resend(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Send an uncertain (or failed) email once more: staff's explicit choice, since the participant may
-    then have two copies (same Message-ID)."""
+    then have two copies (same Message-ID). The journey is told what came of it."""
     from activities.mailer import TransientSmtpError
     from activities.send_nudge import send_nudge
+    from cli.steer import with_steering
     from infra.settings import get_settings
     from store.ledger import LedgerError, not_resent, reopen_for_resend
     from store.programs import ProgramCache
@@ -196,19 +225,23 @@ def resend(
     if not yes:
         raise CliError("the first copy may have arrived; add --yes to send it again all the same")
 
-    async def go(pool: Any) -> SendNudgeResult:
+    async def go(pool: Any, steering: Steering) -> tuple[SendNudgeResult, str]:
         try:
             data = await reopen_for_resend(pool, row_id, by=_staff())
         except LedgerError as exc:
             raise CliError(str(exc)) from None
         try:
-            return await send_nudge(get_settings(), pool, ProgramCache(), data)
+            result = await send_nudge(get_settings(), pool, ProgramCache(), data)
         except TransientSmtpError as exc:
             await not_resent(pool, row_id, str(exc))  # no worker will retry it: back to failed
-            raise CliError(f"email {row_id} was not sent: {exc}; try again later") from None
+            journey = await _tell_journey(steering, data.workflow_id)
+            raise CliError(f"email {row_id} was not sent: {exc}; try again later ({journey})") from None
+        return result, await _tell_journey(steering, data.workflow_id)
 
-    result: SendNudgeResult = with_pool(go)
+    result, journey = asyncio.run(with_steering(get_settings(), go))
     if as_json:
         emit_json(result)
         return
     say(f"email {row_id}: {result.status.value}{f' ({result.detail})' if result.detail else ''}")
+    if journey:
+        say(journey)

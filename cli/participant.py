@@ -144,6 +144,10 @@ def show(
         return report, view, consents
 
     report, view, consents = asyncio.run(go())
+    if view is not None and report.emails_sent is not None:
+        # Counted from the journey's record in Postgres: an ended journey's workflow answers as it ended,
+        # while staff's and the relay's settlements since are recorded there (`store.events`).
+        view = view.model_copy(update={"sends": report.emails_sent})
     if as_json:
         emit_json(
             {

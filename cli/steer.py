@@ -40,9 +40,11 @@ def staff_command_id(kind: str) -> str:
 
 async def with_steering(settings: Any, go: Callable[[asyncpg.Pool, Steering], Awaitable[T]]) -> T:
     """A pool and the steering service for one CLI command."""
+    from infra.logging import configure_logging
     from infra.postgres import create_pool
     from steering import Journeys, Steering
 
+    configure_logging(settings)  # the service's warnings (Temporal unreachable) on stderr, never in --json
     pool = await create_pool(settings, min_size=1, max_size=4)
     try:
         return await go(pool, Steering(pool, Journeys(settings)))

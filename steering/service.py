@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -25,11 +25,12 @@ from temporalio.client import WorkflowExecutionStatus as Status
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain import JourneyView, RejectionCode, SteerCommand
+from domain import JourneyView, RejectionCode, SettleEmail, SteerCommand
 from infra.logging import get_logger
 from infra.postgres import Connection
 from infra.settings import Settings
 from infra.temporal_client import TemporalUnreachableError, connect
+from store.events import settle_ended_journey
 from store.intents import (
     Intent,
     IntentStatus,
@@ -210,12 +211,23 @@ class Steering:
                 outcome = Pending(reason="waiting for an earlier request")
             else:
                 outcome = await deliver_intent(self.journeys, intent, self.wait)
+                if _closed(outcome) and isinstance(intent.command, SettleEmail):
+                    outcome = await self._settle_ended(intent, intent.command)
             if intent.status is IntentStatus.PENDING:
                 await _settle(self.pool, intent, outcome)
             if isinstance(outcome, Pending):
                 blocked.add(intent.workflow_id)
             out.append((intent.intent_id, outcome))
         return out
+
+    async def _settle_ended(self, intent: Intent, command: SettleEmail) -> Outcome:
+        """The ledger's word on an email of a journey that has ended: its record in Postgres takes it
+        (the workflow, closed, can take no update; nothing else writes that record any more)."""
+        journey = (intent.workflow_id, intent.cohort_id, intent.participant_id)
+        refused = await settle_ended_journey(self.pool, journey, command, datetime.now(UTC))
+        if refused is not None:
+            return Rejected(code=refused.code, message=refused.message)
+        return Applied()
 
     async def deliver_due(self, *, limit: int = 100) -> int:
         """Deliver the pending intents whose retry time has come; how many were settled for good."""
@@ -234,6 +246,10 @@ class Steering:
             except (OSError, asyncpg.PostgresError) as err:
                 log.warning("retrying pending intents failed; will try again", error=str(err))
             await asyncio.sleep(every.total_seconds())
+
+
+def _closed(outcome: Outcome) -> bool:
+    return isinstance(outcome, Rejected) and outcome.code is RejectionCode.JOURNEY_CLOSED
 
 
 async def _settle(pool: asyncpg.Pool, intent: Intent, outcome: Outcome) -> None:

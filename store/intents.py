@@ -164,32 +164,52 @@ async def record_action(
         )
         if existing:
             return Recorded(new=False, intents=[_intent(r) for r in existing])
-        rows = []
-        for step, new in enumerate(commands):
-            intent_id = ids[step] if ids is not None else intent_id_for(action_id, step)
-            command = new.model_copy(update={"command_id": intent_id})
-            row = await conn.fetchrow(
-                f"""
-                insert into participant_intents (intent_id, action_id, step, workflow_id, cohort_id,
-                    participant_id, action, command, status)
-                values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'pending')
-                returning {_INTENT_COLUMNS}
-                """,
-                intent_id,
-                action_id,
-                step,
-                participant.workflow_id,
-                participant.cohort_id,
-                participant.participant_id,
-                action,
-                command.model_dump_json(),
-            )
-            assert row is not None
-            rows.append(_intent(row))
+        rows = await insert_intents(
+            conn,
+            (participant.workflow_id, participant.cohort_id, participant.participant_id),
+            action,
+            action_id,
+            commands,
+            ids=ids,
+        )
         await _write_participant(conn, participant, ParticipantWrite.of(commands))
         if also is not None:
             await also(conn)
         return Recorded(new=True, intents=rows)
+
+
+async def insert_intents(
+    conn: Connection,
+    journey: tuple[str, str, str],
+    action: str,
+    action_id: str,
+    commands: list[SteerCommand],
+    *,
+    ids: list[str] | None = None,
+) -> list[Intent]:
+    """Write the commands as pending intents on `conn` (in the caller's transaction); `journey` is
+    (workflow id, cohort id, participant id)."""
+    rows = []
+    for step, new in enumerate(commands):
+        intent_id = ids[step] if ids is not None else intent_id_for(action_id, step)
+        command = new.model_copy(update={"command_id": intent_id})
+        row = await conn.fetchrow(
+            f"""
+            insert into participant_intents (intent_id, action_id, step, workflow_id, cohort_id,
+                participant_id, action, command, status)
+            values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'pending')
+            returning {_INTENT_COLUMNS}
+            """,
+            intent_id,
+            action_id,
+            step,
+            *journey,
+            action,
+            command.model_dump_json(),
+        )
+        assert row is not None
+        rows.append(_intent(row))
+    return rows
 
 
 async def _write_participant(conn: Any, p: Participant, w: ParticipantWrite) -> None:

@@ -3,12 +3,17 @@ and staff's word on them (`mentorflow mail list --stuck|--uncertain`, `mail reso
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from typing import Literal
 
 import asyncpg
 from pydantic import BaseModel
 
-from workflows.contract import SendNudgeInput
+from domain import NudgeKind, SettleEmail
+from infra.postgres import Connection
+from store.intents import insert_intents
+from workflows.contract import SendNudgeInput, parse_journey_id
 
 # A row in 'sending' for longer than this from its first claim is stuck (the alert's threshold too).
 STUCK_AFTER = timedelta(minutes=15)
@@ -20,6 +25,7 @@ class LedgerError(Exception):
 
 class LedgerRow(BaseModel):
     id: int
+    workflow_id: str = ""
     cohort_id: str
     participant_id: str
     nudge_id: str
@@ -32,8 +38,8 @@ class LedgerRow(BaseModel):
     resolution: str | None = None
 
 
-_COLUMNS = """id, cohort_id, participant_id, nudge_id, status, attempts, claimed_at, handed_over_at, sent_at,
-              error, resolution"""
+_COLUMNS = """id, workflow_id, cohort_id, participant_id, nudge_id, status, attempts, claimed_at,
+              handed_over_at, sent_at, error, resolution"""
 
 
 async def count_stuck(pool: asyncpg.Pool, older_than: timedelta = STUCK_AFTER) -> int:
@@ -93,23 +99,49 @@ async def uncertain_rows(pool: asyncpg.Pool, *, cohort_id: str | None = None) ->
 
 async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> LedgerRow:
     """Staff's word on an uncertain row (they asked the relay or the participant): sent, or not sent
-    (then `failed`; `mail resend` is the way to send it after all)."""
-    row = await pool.fetchrow(
-        f"""
-        update send_ledger set
-            status = case when $2 then 'sent' else 'failed' end,
-            sent_at = case when $2 then handed_over_at else sent_at end,
-            resolution = $3, updated_at = now()
-        where id = $1 and status = 'uncertain'
-        returning {_COLUMNS}
-        """,
-        row_id,
-        sent,
-        f"{'sent' if sent else 'not sent'} (resolved by {by})",
+    (then `failed`; `mail resend` is the way to send it after all). The journey is told in the same
+    transaction (an intent the steering service delivers)."""
+    resolution = f"{'sent' if sent else 'not sent'} (resolved by {by})"
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"""
+            update send_ledger set
+                status = case when $2 then 'sent' else 'failed' end,
+                sent_at = case when $2 then handed_over_at else sent_at end,
+                resolution = $3, updated_at = now()
+            where id = $1 and status = 'uncertain'
+            returning {_COLUMNS}, nudge_key, kind
+            """,
+            row_id,
+            sent,
+            resolution,
+        )
+        if row is None:
+            raise LedgerError(await _why_not(pool, row_id, "resolve"))
+        await tell_journey(conn, row, row["status"], resolution, by="staff")
+    return LedgerRow(**{k: v for k, v in dict(row).items() if k in LedgerRow.model_fields})
+
+
+async def tell_journey(
+    conn: Connection, row: asyncpg.Record, status: str, reason: str, *, by: Literal["staff", "relay"]
+) -> None:
+    """Record the ledger's final word on one of a journey's emails as the journey's command
+    (`SettleEmail`), pending, in the caller's transaction: the steering service delivers it, so the
+    journey's record and counts follow the ledger. `row` names the email (workflow_id, nudge_key,
+    nudge_id, kind). A row that is no journey's email (a mentor's) has no journey to tell."""
+    ids = parse_journey_id(row["workflow_id"])
+    if ids is None:
+        return
+    command_id = f"{by}-settle-{uuid.uuid4().hex}"  # `by` first: reports read who made it from the id
+    command = SettleEmail(
+        command_id=command_id,
+        nudge_id=row["nudge_id"],
+        kind=NudgeKind(row["kind"]),
+        nudge_key=row["nudge_key"],
+        outcome=status,  # the ledger's final statuses are the outcomes (pydantic checks it)
+        reason=reason[:500],
     )
-    if row is None:
-        raise LedgerError(await _why_not(pool, row_id, "resolve"))
-    return LedgerRow(**dict(row))
+    await insert_intents(conn, (row["workflow_id"], *ids), by, command_id, [command], ids=[command_id])
 
 
 async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> SendNudgeInput:
@@ -119,7 +151,7 @@ async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> Send
         """
         update send_ledger set
             status = 'sending', handed_over_at = null, claimed_at = now(), updated_at = now(),
-            resolution = $2
+            resent_at = now(), resolution = $2
         where id = $1 and status in ('uncertain', 'failed') and input is not null
         returning input::text as input
         """,
@@ -132,15 +164,20 @@ async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> Send
 
 
 async def not_resent(pool: asyncpg.Pool, row_id: int, reason: str) -> None:
-    """A resend met a transient fault before the handover: failed again (no worker retries it)."""
-    await pool.execute(
-        """
-        update send_ledger set status = 'failed', error = $2, updated_at = now()
-        where id = $1 and status = 'sending'
-        """,
-        row_id,
-        reason,
-    )
+    """A resend met a transient fault before the handover: failed again (no worker retries it); the
+    journey is told."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """
+            update send_ledger set status = 'failed', error = $2, updated_at = now()
+            where id = $1 and status = 'sending'
+            returning workflow_id, nudge_key, nudge_id, kind
+            """,
+            row_id,
+            reason,
+        )
+        if row is not None:
+            await tell_journey(conn, row, "failed", "sent again by staff: not sent", by="staff")
 
 
 async def _why_not(pool: asyncpg.Pool, row_id: int, what: str) -> str:

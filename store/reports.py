@@ -86,6 +86,7 @@ class ParticipantReport(BaseModel):
     send_days: list[str]
     send_time: time
     mode: str | None = None  # None: the journey has not recorded anything yet
+    emails_sent: int | None = None  # as the journey's record counts them (settlements included)
     unsubscribed_at: datetime | None = None
     paused_until: datetime | None = None
     events: list[TimelineEvent] = Field(default_factory=list)
@@ -96,14 +97,15 @@ class ParticipantReport(BaseModel):
 
 def origin_of(command_id: str | None, payload: dict[str, Any]) -> str:
     """Who made an event, from what it carries: the command id's source (link intents are `link-...`, staff
-    commands `staff-...` (`staff-cohort-...` for a whole cohort), the launch's `enroll` and
-    `roster-conference:...`), else a pause's origin; an event of the journey's own clock (a pause running
-    out included) is the program's."""
+    commands `staff-...` (`staff-cohort-...` for a whole cohort), the relay's `relay-...`, the launch's
+    `enroll` and `roster-conference:...`), else a pause's origin; an event of the journey's own clock (a
+    pause running out included) is the program's."""
     if command_id is None:
         return "program"
     for prefix, who in (
         ("link-", "participant (link)"),
         ("mentor-", "mentor (link)"),
+        ("relay-", "relay"),  # its late reply settled an email (`store.ledger.tell_journey`)
         ("staff-cohort-", "staff (cohort)"),
         ("staff-", "staff"),
         ("roster-", "roster"),
@@ -263,7 +265,7 @@ async def participant_report(
         person = await conn.fetchrow(
             """
             -- The journey's preferences once it runs (its projection), the roster's before.
-            select p.name, p.email, p.unsubscribed_at, p.paused_until, s.mode,
+            select p.name, p.email, p.unsubscribed_at, p.paused_until, s.mode, s.emails_sent,
                    coalesce(s.timezone, p.timezone) as timezone,
                    coalesce(s.send_days, p.send_days) as send_days,
                    coalesce(s.send_time, p.send_time) as send_time
@@ -312,6 +314,7 @@ async def participant_report(
         send_days=list(person["send_days"]),
         send_time=person["send_time"],
         mode=person["mode"],
+        emails_sent=person["emails_sent"],
         unsubscribed_at=person["unsubscribed_at"],
         paused_until=person["paused_until"],
         events=timeline,

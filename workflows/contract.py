@@ -96,6 +96,7 @@ class JourneyProjection(BaseModel):
     send_days: list[str]
     send_time: time
     conferences: list[ConferenceInfo] = Field(default_factory=list)  # not over yet, in date order
+    emails_sent: int = 0  # emails that went, as the journey counts them (settlements included)
 
 
 class AppendEventsInput(BaseModel):
@@ -141,6 +142,7 @@ def append_input(
                 for c in sorted(state.conferences, key=lambda c: c.starts_on)
                 if not c.ended
             ],
+            emails_sent=state.sends,
         ),
     )
 

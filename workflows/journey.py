@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveConference,
         Resubscribe,
         Resume,
+        SettleEmail,
         SteerCommand,
         Tick,
         Unsubscribe,
@@ -403,6 +404,14 @@ class JourneyWorkflow:
     def _v_end_program(self, command: EndProgram) -> None:
         self._validate(command)
 
+    @workflow.update
+    async def settle_email(self, command: SettleEmail) -> JourneyView:
+        return await self._update(command)
+
+    @settle_email.validator
+    def _v_settle_email(self, command: SettleEmail) -> None:
+        self._validate(command)
+
     @workflow.query
     def view(self) -> JourneyView:
         return self._view()
@@ -425,6 +434,7 @@ JOURNEY_UPDATES: dict[type[SteerCommand], JourneyUpdate] = {
     RecordAmplified: JourneyWorkflow.record_amplified,
     ChangeSchedule: JourneyWorkflow.change_schedule,
     EndProgram: JourneyWorkflow.end_program,
+    SettleEmail: JourneyWorkflow.settle_email,
 }
 
 __all__ = ["JOURNEY_UPDATES", "JourneyInput", "JourneyWorkflow", "journey_id"]
