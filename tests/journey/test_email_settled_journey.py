@@ -91,7 +91,7 @@ async def _recorded_uncertain(pool: asyncpg.Pool, data: JourneyInput) -> int:
     """Wait for the ledger's `uncertain` row and the journey's `email_not_sent`; the row's id."""
     wid = data.enroll.journey_id
 
-    async def recorded() -> int | None:
+    async def recorded() -> Any:
         return await pool.fetchval(
             """
             select l.id from send_ledger l where l.workflow_id = $1 and l.status = 'uncertain' and exists
