@@ -199,7 +199,7 @@ def resolve(
 
     row, journey = asyncio.run(with_steering(get_settings(), go))
     if as_json:
-        emit_json(row)
+        emit_json(row.model_dump(mode="json") | {"journey": journey})
         return
     say(f"email {row.id} ({row.participant_id}, {row.nudge_id}) is now {row.status}: {row.resolution}")
     if journey:
@@ -240,7 +240,7 @@ def resend(
 
     result, journey = asyncio.run(with_steering(get_settings(), go))
     if as_json:
-        emit_json(result)
+        emit_json(result.model_dump(mode="json") | {"journey": journey})
         return
     say(f"email {row_id}: {result.status.value}{f' ({result.detail})' if result.detail else ''}")
     if journey:

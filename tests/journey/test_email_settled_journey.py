@@ -138,9 +138,10 @@ async def test_staff_resolving_an_uncertain_email_as_sent_is_counted_by_the_jour
             before = await _shown(settings, tmp_path, data)
             assert before["journey"]["sends"] == 0 and before["participant"]["emails_sent"] == 0
 
-            resolved = await cli(settings, "mail", "resolve", str(row_id), "--sent", cwd=tmp_path)
+            resolved = await cli(settings, "mail", "resolve", str(row_id), "--sent", "--json", cwd=tmp_path)
             assert resolved.returncode == 0, resolved.stderr
-            assert "is now sent" in resolved.stderr and "the journey records it" in resolved.stderr
+            said = json.loads(resolved.stdout)
+            assert (said["status"], said["journey"]) == ("sent", "the journey records it")
 
             after = await _shown(settings, tmp_path, data)
             handle = temporal_env.client.get_workflow_handle(data.enroll.journey_id)
