@@ -25,6 +25,7 @@ from domain.personas import Persona, persona_rank
 from domain.program import NudgeKind, NudgeSpec, ProgramSpec
 from domain.state import WEEK, ConferenceState, JourneyState, evolve
 from domain.timing import (
+    WEEKDAYS,
     in_quiet_hours,
     local_date,
     local_datetime,
@@ -252,7 +253,48 @@ def _welcome_slot(state: JourneyState, program: ProgramSpec) -> datetime | None:
     first = state.first_send_at
     if first is not None and first >= state.clock and _usable_instant(state, program, first):
         return first
+    late = _late_welcome(state, program)
+    if late is not None and late >= state.clock:
+        return late
     return _capped_slot(state, program, max(state.start, state.enrolled_at))
+
+
+def _late_welcome(state: JourneyState, program: ProgramSpec) -> datetime | None:
+    """A welcome whose instant had passed when the journey enrolled (the launch reached the participant
+    late, or a busy worker ran their journey's first task late) goes as soon as it may: at the enrolment,
+    or, when that is a quiet hour or day, at the send time of the first day that is not. Without this it
+    would wait for the next send day, a day or more after it was due. None when it was not missed."""
+    assert state.start is not None and state.enrolled_at is not None and state.ends_at is not None
+    schedule = program.schedule
+    first = state.first_send_at
+    if first is not None and _usable_instant(state, program, first):
+        due: datetime | None = first
+    else:
+        due = next_slot(
+            state.start,
+            tz=state.timezone,
+            send_days=state.send_days,
+            send_time=state.send_time,
+            quiet_days=schedule.quiet_days,
+            quiet_start=schedule.quiet_start,
+            quiet_end=schedule.quiet_end,
+            inclusive=True,
+        )
+    if due is None or due >= state.enrolled_at:
+        return None
+    late: datetime | None = state.enrolled_at
+    if not _usable_instant(state, program, state.enrolled_at):
+        late = next_slot(
+            state.enrolled_at,
+            tz=state.timezone,
+            send_days=WEEKDAYS,
+            send_time=state.send_time,
+            quiet_days=schedule.quiet_days,
+            quiet_start=schedule.quiet_start,
+            quiet_end=schedule.quiet_end,
+            inclusive=True,
+        )
+    return late if late is not None and late < state.ends_at else None
 
 
 def _sunset_due(state: JourneyState, program: ProgramSpec) -> datetime | None:
