@@ -118,7 +118,7 @@ class BenchStack:
 
 
 async def _start_worker(
-    root: Path, settings: Settings, profile: Path | None, metrics_port: int
+    root: Path, settings: Settings, profile: Path | None, metrics_port: int, env: dict[str, str]
 ) -> ChildProcess:
     # Bytecode as the production image has it (Dockerfile: compileall). Where PYTHONDONTWRITEBYTECODE is
     # set (as on these machines) there would be none, and the sandbox would compile the workflow module
@@ -134,7 +134,7 @@ async def _start_worker(
         "bench-worker",
         argv,
         log_path=root / "worker.log",
-        env=settings_env(settings, metrics_port),
+        env=settings_env(settings, metrics_port) | env,
         cwd=REPO,
     )
     deadline = time.monotonic() + 60
@@ -170,8 +170,11 @@ async def start_servers(exits: AsyncExitStack, root: Path) -> tuple[TemporalDevS
 
 
 @asynccontextmanager
-async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterator[BenchStack]:
-    """The stack, its worker process started; with `profile`, the worker runs under pyinstrument."""
+async def bench_stack(
+    root: Path, *, profile: Path | None = None, worker_env: dict[str, str] | None = None
+) -> AsyncIterator[BenchStack]:
+    """The stack, its worker process started; with `profile`, the worker runs under pyinstrument;
+    `worker_env` adds MENTORFLOW_* settings of the worker's own (e.g. its sticky timeout)."""
     async with AsyncExitStack() as exits:
         temporal, postgres, dsn = await start_servers(exits, root)
         mail = MailSink(root / "mail", port=free_port())
@@ -189,7 +192,7 @@ async def bench_stack(root: Path, *, profile: Path | None = None) -> AsyncIterat
         exits.push_async_callback(pool.close)
         client = await connect(settings)
         metrics_port = free_port()
-        worker = await _start_worker(root, settings, profile, metrics_port)
+        worker = await _start_worker(root, settings, profile, metrics_port, worker_env or {})
         exits.callback(worker.stop)
         assert temporal.process is not None and postgres.process is not None
         parts = {"Temporal server": temporal.process.pid, "Postgres": postgres.process.pid}

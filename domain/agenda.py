@@ -66,13 +66,26 @@ def _slot(state: JourneyState, program: ProgramSpec, after: datetime, *, inclusi
     """The first send slot after `after`, but never one the journey's clock has passed: a change of
     schedule (another zone) can put the slot that `after` leads to behind us, and an email goes at a send
     slot, not whenever the change came."""
-    schedule = program.schedule
     if state.clock is not None and after < state.clock:
         after, inclusive = state.clock, True
+    return _slot_from(state, program, after, inclusive=inclusive)
+
+
+def _slot_from(
+    state: JourneyState,
+    program: ProgramSpec,
+    after: datetime,
+    *,
+    inclusive: bool,
+    send_days: tuple[str, ...] | None = None,
+) -> datetime | None:
+    """The first send slot after `after` on the participant's schedule (on `send_days` when given),
+    wherever the journey's clock stands."""
+    schedule = program.schedule
     return next_slot(
         after,
         tz=state.timezone,
-        send_days=state.send_days,
+        send_days=state.send_days if send_days is None else send_days,
         send_time=state.send_time,
         quiet_days=schedule.quiet_days,
         quiet_start=schedule.quiet_start,
@@ -265,35 +278,16 @@ def _late_welcome(state: JourneyState, program: ProgramSpec) -> datetime | None:
     or, when that is a quiet hour or day, at the send time of the first day that is not. Without this it
     would wait for the next send day, a day or more after it was due. None when it was not missed."""
     assert state.start is not None and state.enrolled_at is not None and state.ends_at is not None
-    schedule = program.schedule
     first = state.first_send_at
     if first is not None and _usable_instant(state, program, first):
         due: datetime | None = first
     else:
-        due = next_slot(
-            state.start,
-            tz=state.timezone,
-            send_days=state.send_days,
-            send_time=state.send_time,
-            quiet_days=schedule.quiet_days,
-            quiet_start=schedule.quiet_start,
-            quiet_end=schedule.quiet_end,
-            inclusive=True,
-        )
+        due = _slot_from(state, program, state.start, inclusive=True)
     if due is None or due >= state.enrolled_at:
         return None
     late: datetime | None = state.enrolled_at
     if not _usable_instant(state, program, state.enrolled_at):
-        late = next_slot(
-            state.enrolled_at,
-            tz=state.timezone,
-            send_days=WEEKDAYS,
-            send_time=state.send_time,
-            quiet_days=schedule.quiet_days,
-            quiet_start=schedule.quiet_start,
-            quiet_end=schedule.quiet_end,
-            inclusive=True,
-        )
+        late = _slot_from(state, program, state.enrolled_at, inclusive=True, send_days=WEEKDAYS)
     return late if late is not None and late < state.ends_at else None
 
 

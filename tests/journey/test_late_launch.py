@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.launch import cohort_inputs, enrolled_input, launch_journeys
 from benchmarks.fanout import burst_program
+from benchmarks.roster import synthetic_rows
 from infra.settings import Settings
 from store.cohorts import ParticipantRecord, save_roster
 from worker.devstack import MailSink
@@ -32,16 +33,14 @@ async def test_welcomes_the_launch_reaches_after_their_instant_go_at_once(
     # Today's send slot passed an hour ago, so no regular slot falls inside the wait either.
     send_time = (now - timedelta(hours=1)).time().replace(minute=0, second=0, microsecond=0)
     cohort = f"late{uuid.uuid4().hex[:6]}"
+    every_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     rows = [
-        ParticipantRecord(
-            participant_id=f"p{i}",
-            name=f"Participant {i}",
-            email=f"p{i}@example.org",
-            timezone="UTC",
-            send_days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-            send_time=send_time,
+        ParticipantRecord.from_roster(
+            r.model_copy(
+                update={"timezone": "UTC", "send_days": every_day, "send_time": send_time, "conferences": ()}
+            )
         )
-        for i in range(2)
+        for r in synthetic_rows(2, due.date())
     ]
     await save_roster(db_pool, cohort, program, due.date(), rows)
     inputs = await cohort_inputs(db_pool, cohort, program.spec, due.date(), first_send_at=due)
