@@ -1,8 +1,8 @@
 """The chaos suite at its smoke size (`benchmarks/chaos.py --smoke`): every scenario runs on the stack as
 separate processes against the scriptable relay. Its correctness goals are asserted (no timing):
 never two copies, nothing lost outside the `uncertain` rows, uncertain only for emails past the point of
-no return at a fault (or that the relay stored and never answered), and the relay's scripted refusals
-recorded as failed."""
+no return at a fault (or that the relay stored and never answered), the relay's scripted refusals
+recorded as failed, and every journey's record counting its email as the ledger says."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ async def test_chaos_smoke_never_two_copies_never_a_silent_miss() -> None:
         assert (r.faults > 0) == (r.name != "fault-free"), table  # each fault did happen
         assert r.expected == N and r.duplicates == 0 and r.lost == 0, table
         assert r.uncertain_elsewhere == 0 and r.uncertain <= r.in_flight, table
+        assert r.disagree == 0, table  # every journey's record counts its email as the ledger says
     # The two scenarios where the relay stores a message and never answers leave one uncertain row per
     # recipient it does that to (every 10th), and those messages were delivered. A fault that stops a
     # process may leave one per conversation past the point of no return (counted in `in_flight`).
