@@ -56,6 +56,7 @@ from store.cohorts import ParticipantRecord, save_roster
 from worker.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from worker.devstack.mailsink import _StoreHandler
 from worker.devstack.process import ChildProcess
+from worker.main import GRACEFUL_SHUTDOWN, SHUTDOWN_DRAIN
 
 # The worker gives up on the reply to the end of DATA after this (RFC 5321: 600 s; short here so the
 # slow-relay scenario fits a run); the scripted slow relay answers later than that.
@@ -88,6 +89,7 @@ class Script:
     rcpt_550: int = 0  # every-th recipient: "550" always
     drop_after_data: int = 0  # every-th recipient: stored, then the connection dropped (first time)
     slow_end: int = 0  # every-th recipient: stored, reply after SLOW_REPLY s (first time)
+    hold_end: bool = False  # every message: stored, reply held until the recipient's `holds` event is set
     seen: Counter[str] = field(default_factory=Counter)
 
     def refuses(self, address: str) -> bool:
@@ -115,6 +117,8 @@ class ScriptedRelay(_StoreHandler):
         # Message-IDs the relay stored and then never answered for: the only ones it may leave uncertain.
         self.unanswered: set[str] = set()
         self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        # `Script.hold_end`: recipient -> the event that releases the reply to its stored message.
+        self.holds: dict[str, asyncio.Event] = {}
 
     def restart(self, script: Script) -> None:
         """A new script from a clean slate, as a relay just restarted: the workers' pooled connections
@@ -122,6 +126,7 @@ class ScriptedRelay(_StoreHandler):
         self.script = script
         self.connections = self.mails = self.faults = 0
         self.unanswered = set()
+        self.holds = {}
         for session in list(self.sessions):
             if session.transport is not None and not session.transport.is_closing():
                 session.transport.close()
@@ -166,6 +171,8 @@ class ScriptedRelay(_StoreHandler):
             self.unanswered.add(_message_id(envelope.original_content or envelope.content))
             self.faults += 1
             await asyncio.sleep(SLOW_REPLY)
+        if s.hold_end:
+            await self.holds.setdefault(address, asyncio.Event()).wait()
         return "250 Message accepted for delivery"
 
     def factory(self) -> asyncio.Protocol:
@@ -474,7 +481,8 @@ def sigterm_worker(chaos_offset: float = 0.3) -> Fault:
         chaos.kill_worker(signal.SIGTERM)
         chaos.faults += 1  # a rolling deploy: the new one starts as the old one drains
         await chaos.start_worker()
-        await asyncio.to_thread(old.stop)
+        # It stops by itself (worker/main.py): after its drain and in-flight activities.
+        await asyncio.to_thread(old.stop, (SHUTDOWN_DRAIN + GRACEFUL_SHUTDOWN).total_seconds() + 10)
 
     return fault
 

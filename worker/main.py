@@ -20,11 +20,17 @@ from infra.logging import get_logger
 from infra.postgres import create_pool
 from infra.settings import Settings
 from infra.temporal_client import connect
+from worker.drain import WorkTracker
 from worker.ledger_watch import watch_ledger
 from worker.metrics import metrics_runtime
 from workflows.registry import WORKFLOWS
 
-# In-flight activities get this long to finish after SIGTERM before they are cancelled.
+# After SIGTERM the worker keeps polling until it has been idle this long, at most SHUTDOWN_DRAIN
+# (worker/drain.py: tasks queued on its sticky queue when it stops polling would wait out the sticky
+# timeout); then it stops polling and in-flight activities get GRACEFUL_SHUTDOWN to finish before they
+# are cancelled. The pod's grace period must cover all three.
+SHUTDOWN_QUIET = timedelta(seconds=1)
+SHUTDOWN_DRAIN = timedelta(seconds=20)
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 log = get_logger(__name__)
@@ -59,14 +65,21 @@ def tuning(settings: Settings) -> Tuning:
 
 
 def build_worker(
-    client: Client, pool: asyncpg.Pool, settings: Settings, smtp: SmtpPool | None = None
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    smtp: SmtpPool | None = None,
+    tracker: WorkTracker | None = None,
 ) -> Worker:
+    """The worker; with `tracker`, its workflow tasks and activities are counted (for the drain)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=build_activities(ActivityDeps(settings=settings, pool=pool, smtp=smtp)),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_task_executor=tracker.executor if tracker else None,
+        interceptors=[tracker.interceptor] if tracker else [],
         **tuning(settings),
     )
 
@@ -74,7 +87,8 @@ def build_worker(
 async def run_worker(
     settings: Settings, *, stop: asyncio.Event | None = None, client: Client | None = None
 ) -> None:
-    """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then shut down gracefully."""
+    """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then drain and shut down
+    gracefully."""
     await ehlo_name(settings)  # fail closed: a relay would refuse every email of a worker named localhost
     if stop is None:
         stop = asyncio.Event()
@@ -85,8 +99,9 @@ async def run_worker(
         client = await connect(settings, runtime=metrics_runtime(settings))
     pool = await create_pool(settings)
     smtp = SmtpPool(settings)
+    tracker = WorkTracker(settings.max_concurrent_workflow_tasks)
     try:
-        worker = build_worker(client, pool, settings, smtp)
+        worker = build_worker(client, pool, settings, smtp, tracker)
         run = asyncio.create_task(worker.run())
         stopped = asyncio.create_task(stop.wait())
         runtime = client.service_client.config.runtime or Runtime.default()
@@ -99,8 +114,16 @@ async def run_worker(
         )
         await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not run.done():
-            log.info("worker stopping; letting in-flight activities finish")
-            await worker.shutdown()
+            log.info("worker stopping; polling until its journeys have no work left for it")
+            drained = asyncio.create_task(
+                tracker.quiet(SHUTDOWN_QUIET.total_seconds(), SHUTDOWN_DRAIN.total_seconds())
+            )
+            await asyncio.wait({run, drained}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done():
+                # Not quiet within the limit: what is queued for it now waits out the sticky timeout.
+                log.info("worker drained; letting in-flight activities finish", quiet=drained.result())
+                await worker.shutdown()
+            drained.cancel()
         stopped.cancel()
         watch.cancel()
         await run  # re-raises a worker crash
@@ -108,3 +131,4 @@ async def run_worker(
     finally:
         await smtp.close()  # after the in-flight activities: none is using a connection now
         await pool.close()
+        tracker.executor.shutdown(wait=False)  # ours, so the SDK leaves it running

@@ -198,11 +198,12 @@ def test_kustomization_lists_every_manifest_except_the_secret_example() -> None:
 
 
 def test_worker_drains_longer_than_its_graceful_shutdown_and_is_protected_from_drains() -> None:
-    from worker.main import GRACEFUL_SHUTDOWN
+    from worker.main import GRACEFUL_SHUTDOWN, SHUTDOWN_DRAIN
 
     worker = _by_kind("Deployment")["mentorflow-worker"]
     pod = worker["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] > GRACEFUL_SHUTDOWN.total_seconds() + 30
+    stopping = SHUTDOWN_DRAIN + GRACEFUL_SHUTDOWN  # the drain, then the in-flight activities
+    assert pod["terminationGracePeriodSeconds"] > stopping.total_seconds() + 30
     container = pod["containers"][0]
     assert container["resources"]["requests"] and container["resources"]["limits"]
     labels = worker["spec"]["template"]["metadata"]["labels"]
