@@ -58,8 +58,9 @@ def tuning(settings: Settings) -> Tuning:
         # A burst (thousands of emails due in one minute) queues tasks on this worker's sticky queue for
         # longer than the SDK's 10 s; a timed-out task goes to the shared queue with its whole history and
         # costs the server and this worker a replay. Measured: 75 -> 98 emails/s for 2,000 due at once.
-        # The price: a crashed or SIGTERMed worker's journeys whose tasks were already queued for it wait
-        # up to this long before another worker takes them (measured: deploy/README.md, Scaling by hand).
+        # The price: a crashed worker's journeys whose tasks were already queued for it wait up to this
+        # long before another worker takes them (a SIGTERMed one drains them first, `run_worker`;
+        # measured: deploy/README.md, Scaling by hand).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_seconds),
     )
 
