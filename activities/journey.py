@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
+from activities.exactly_once import record_outcome
 from activities.mailer import SmtpConfigError, TransientSmtpError
 from activities.send_nudge import send_nudge
 from store.events import append_events
@@ -20,7 +21,6 @@ from workflows.contract import (
     PerformDecisionResult,
     SendNudgeInput,
     SendNudgeResult,
-    SendStatus,
 )
 
 
@@ -60,21 +60,7 @@ class JourneyActivities:
                 "smtp transient failure", extra={"nudge_key": data.nudge_key, "error": str(err)}
             )
             raise
-        meter = activity.metric_meter()
-        if result.status is SendStatus.UNCERTAIN:
-            meter.create_counter(
-                "mentorflow_emails_uncertain", "Emails handed over with no reply: staff must resolve them"
-            ).add(1)
-            activity.logger.warning(
-                "email uncertain", extra={"nudge_key": data.nudge_key, "detail": result.detail}
-            )
-        elif result.status is SendStatus.SENT:
-            meter.create_counter("mentorflow_emails_sent", "Emails accepted by the SMTP server").add(1)
-        elif result.status is SendStatus.FAILED:
-            meter.create_counter("mentorflow_emails_failed", "Emails refused for good (5xx)").add(1)
-            activity.logger.warning(
-                "email refused", extra={"nudge_key": data.nudge_key, "detail": result.detail}
-            )
+        record_outcome(result, data.nudge_key)
         return result
 
 

@@ -407,14 +407,21 @@ def status(cohort: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     err.print(table("By mode", list(MODES), [[c.modes[m] for m in MODES]]))
     err.print(table("By persona", ["persona", "participants"], list(report.personas.items())))
     err.print(table("Milestones", ["milestone", "participants"], list(report.milestones.items())))
-    err.print(table("Emails", list(report.emails), [list(report.emails.values())]))
+    err.print(
+        table("Emails (participants' and mentors')", list(report.emails), [list(report.emails.values())])
+    )
     if report.failed:
         err.print(
             table(
                 f"Failed emails (latest {len(report.failed)} of {report.emails.get('failed', 0)})",
-                ["participant", "nudge", "scheduled (UTC)", "reason"],
+                ["to", "email", "scheduled (UTC)", "reason"],
                 [
-                    [f.participant_id, f.nudge_id, f"{f.scheduled_at:%Y-%m-%d %H:%M}", f.error]
+                    [
+                        f"{f.recipient} {f.recipient_id}",
+                        f.nudge_id,
+                        f"{f.scheduled_at:%Y-%m-%d %H:%M}",
+                        f.error,
+                    ]
                     for f in report.failed
                 ],
             )
@@ -504,11 +511,12 @@ def _print_report(r: Any) -> None:
     err.print(
         table(
             "Per week",
-            ["week of", "sent", "failed", "uncertain", "suppressed", *clicks, *r.modes],
+            ["week of", "sent", "failed", "uncertain", "suppressed", "to mentors", *clicks, *r.modes],
             [
                 [
                     w.week,
                     *(w.emails.get(k, 0) for k in ("sent", "failed", "uncertain", "suppressed")),
+                    w.mentor_emails,
                     *(w.clicks.get(k, 0) for k in clicks),
                     *(w.modes.get(m, 0) for m in r.modes),
                 ]

@@ -51,12 +51,12 @@ def _ledger_table(title: str, rows: list[LedgerRow]) -> None:
     err.print(
         table(
             title,
-            ["id", "cohort", "participant", "email", "status", "attempts", "first claimed (UTC)", "why"],
+            ["id", "cohort", "to", "email", "status", "attempts", "first claimed (UTC)", "why"],
             [
                 [
                     r.id,
                     r.cohort_id,
-                    r.participant_id,
+                    f"{r.recipient} {r.recipient_id}",
                     r.nudge_id,
                     r.status,
                     r.attempts,
@@ -201,7 +201,10 @@ def resolve(
     if as_json:
         emit_json(row.model_dump(mode="json") | {"journey": journey})
         return
-    say(f"email {row.id} ({row.participant_id}, {row.nudge_id}) is now {row.status}: {row.resolution}")
+    say(
+        f"email {row.id} ({row.recipient} {row.recipient_id}, {row.nudge_id}) is now {row.status}: "
+        f"{row.resolution}"
+    )
     if journey:
         say(journey)
 
@@ -212,31 +215,39 @@ def resend(
     yes: bool = typer.Option(False, "--yes", help="Send it again even though it may already have arrived."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Send an uncertain (or failed) email once more: staff's explicit choice, since the participant may
-    then have two copies (same Message-ID). The journey is told what came of it."""
+    """Send an uncertain (or failed) email once more: staff's explicit choice, since the participant (or
+    mentor) may then have two copies (same Message-ID). A participant's journey is told what came of it."""
     from activities.mailer import TransientSmtpError
+    from activities.mentor import MentorSend, send_mentor_email
     from activities.send_nudge import send_nudge
     from cli.steer import with_steering
     from infra.settings import get_settings
     from store.ledger import LedgerError, not_resent, reopen_for_resend
     from store.programs import ProgramCache
-    from workflows.contract import SendNudgeResult
+    from workflows.contract import SendNudgeInput, SendNudgeResult
 
     if not yes:
         raise CliError("the first copy may have arrived; add --yes to send it again all the same")
 
     async def go(pool: Any, steering: Steering) -> tuple[SendNudgeResult, str]:
         try:
-            data = await reopen_for_resend(pool, row_id, by=_staff())
+            again = await reopen_for_resend(pool, row_id, by=_staff())
         except LedgerError as exc:
             raise CliError(str(exc)) from None
+        settings, programs = get_settings(), ProgramCache()
         try:
-            result = await send_nudge(get_settings(), pool, ProgramCache(), data)
+            # The same guarded path as the first send: claimed, handed over behind the mark, settled.
+            if again.recipient == "mentor":
+                mentor = MentorSend.model_validate_json(again.input)
+                result = await send_mentor_email(settings, pool, programs, mentor)
+            else:
+                nudge = SendNudgeInput.model_validate_json(again.input)
+                result = await send_nudge(settings, pool, programs, nudge)
         except TransientSmtpError as exc:
             await not_resent(pool, row_id, str(exc))  # no worker will retry it: back to failed
-            journey = await _tell_journey(steering, data.workflow_id)
+            journey = await _tell_journey(steering, again.workflow_id)
             raise CliError(f"email {row_id} was not sent: {exc}; try again later ({journey})") from None
-        return result, await _tell_journey(steering, data.workflow_id)
+        return result, await _tell_journey(steering, again.workflow_id)
 
     result, journey = asyncio.run(with_steering(get_settings(), go))
     if as_json:

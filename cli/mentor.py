@@ -224,8 +224,8 @@ def show(
         group = await mentees(pool, mentor, now=now, quiet_weeks=quiet_weeks)
         emails = await pool.fetch(
             """
-            select nudge_id, status, scheduled_at, subject from mentor_ledger
-            where cohort_id = $1 and mentor_id = $2 order by scheduled_at
+            select id, nudge_id, status, scheduled_at, subject from send_ledger
+            where recipient = 'mentor' and cohort_id = $1 and mentor_id = $2 order by scheduled_at, id
             """,
             mentor.cohort_id,
             mentor.mentor_id,
@@ -272,10 +272,10 @@ def show(
     )
     err.print(
         table(
-            "Emails",
-            ["scheduled (UTC)", "email", "status", "subject"],
+            "Emails (`mentorflow mail resolve|resend ID` for an uncertain one)",
+            ["id", "scheduled (UTC)", "email", "status", "subject"],
             [
-                [f"{e['scheduled_at']:%Y-%m-%d %H:%M}", e["nudge_id"], e["status"], e["subject"]]
+                [e["id"], f"{e['scheduled_at']:%Y-%m-%d %H:%M}", e["nudge_id"], e["status"], e["subject"]]
                 for e in emails
             ],
         )

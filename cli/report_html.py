@@ -139,6 +139,7 @@ def _modes_chart(report: CohortReport) -> str:
 def _week_cells(w: WeekRow) -> str:
     shown_emails = ("sent", "failed", "uncertain", "suppressed")
     emails = "".join(f"<td class=n>{w.emails.get(k, 0)}</td>" for k in shown_emails)
+    emails += f"<td class=n>{w.mentor_emails}</td>"
     clicks = "".join(
         f"<td class=n>{w.clicks.get(k, 0)}</td>" for k in ("milestones", "snoozes", "preferences")
     )
@@ -188,7 +189,7 @@ mentors whose mentees are all quiet.</p>
 <tbody>{attention or "<tr><td colspan=4 class=muted>nobody</td></tr>"}</tbody></table>
 <h2>Emails and clicks per week</h2>
 <table><thead><tr><th>week of</th><th>sent</th><th>failed</th><th>uncertain</th><th>suppressed</th>
-<th>milestone clicks</th><th>snoozes</th><th>preferences</th><th>other clicks</th>
+<th>to mentors</th><th>milestone clicks</th><th>snoozes</th><th>preferences</th><th>other clicks</th>
 <th>amplified by mentors</th></tr></thead>
 <tbody>{"".join(_week_cells(w) for w in report.weeks)}</tbody></table>
 <h2>Participants</h2>

@@ -48,7 +48,9 @@ class PersonaFunnel(BaseModel):
 
 class WeekRow(BaseModel):
     week: date  # Monday (UTC) the week starts on
-    emails: dict[str, int] = Field(default_factory=dict)  # ledger status -> emails scheduled that week
+    # ledger status -> emails scheduled that week, to participants and mentors alike
+    emails: dict[str, int] = Field(default_factory=dict)
+    mentor_emails: int = 0  # of those, the mentors' digests and amplify prompts (any status)
     clicks: dict[str, int] = Field(default_factory=dict)  # milestones | snoozes | preferences | ...
     modes: dict[str, int] = Field(default_factory=dict)  # participants in each mode at the week's end
 
@@ -107,7 +109,8 @@ _MILESTONES = """
     order by participant_id, achieved_at, milestone_id
 """
 _SENT = """
-    select participant_id, count(*) as n from send_ledger where cohort_id = $1 and status = 'sent'
+    select participant_id, count(*) as n from send_ledger
+    where cohort_id = $1 and status = 'sent' and recipient = 'participant'
     group by participant_id
 """
 _CLICK_WHERE = f"cohort_id = $1 and payload ->> 'command_id' like '{CLICK_PREFIX}%'"
@@ -132,8 +135,8 @@ _UNSUBSCRIBED = """
     ) u group by 1 order by 2, 1
 """
 _WEEK_EMAILS = """
-    select date_trunc('week', scheduled_at, 'UTC')::date as week, status, count(*) as n from send_ledger
-    where cohort_id = $1 and scheduled_at >= $2 and scheduled_at < $3 group by 1, 2
+    select date_trunc('week', scheduled_at, 'UTC')::date as week, status, recipient, count(*) as n
+    from send_ledger where cohort_id = $1 and scheduled_at >= $2 and scheduled_at < $3 group by 1, 2, 3
 """
 # One click (a submitted link, `link-{action}-{step}`) can cause several events: counted once per kind.
 _WEEK_CLICKS = f"""
@@ -159,12 +162,15 @@ _WEEK_MODES = """
     select wk::date as week, mode, (sum(d) over (partition by mode order by wk))::int as n
     from per_week where wk <= $2 order by mode, wk
 """
+# A mentor's email is named by the mentor's email address, as the report's mentor lines are.
 _BAD_SENDS = """
-    select participant_id, nudge_id, status, scheduled_at, updated_at, error from send_ledger
-    where cohort_id = $1 and scheduled_at >= $2
-      and status <> all(array['sent', 'suppressed'])
-      and (status <> 'sending' or updated_at < $3)
-    order by scheduled_at, participant_id
+    select l.recipient, coalesce(l.participant_id, m.email) as who, l.nudge_id, l.status, l.scheduled_at,
+           l.updated_at, l.error
+    from send_ledger l left join mentors m on m.cohort_id = l.cohort_id and m.mentor_id = l.mentor_id
+    where l.cohort_id = $1 and l.scheduled_at >= $2
+      and l.status <> all(array['sent', 'suppressed'])
+      and (l.status <> 'sending' or l.updated_at < $3)
+    order by l.scheduled_at, who
 """
 
 
@@ -304,7 +310,10 @@ def _weeks(
         day += timedelta(weeks=1)
     for r in emails:
         if r["week"] in rows:
-            rows[r["week"]].emails[r["status"]] = r["n"]
+            row = rows[r["week"]]
+            row.emails[r["status"]] = row.emails.get(r["status"], 0) + r["n"]
+            if r["recipient"] == "mentor":
+                row.mentor_emails += r["n"]
     for r in clicks:
         if r["week"] in rows:
             kind = CLICK_KINDS[r["type"]]
@@ -356,11 +365,12 @@ def _attention(
     for r in bad_sends:
         state = "stuck in sending" if r["status"] == "sending" else r["status"]
         reason = f": {r['error']}" if r["error"] else ""
+        what = "mentor email" if r["recipient"] == "mentor" else "email"
         out.append(
             Attention(
                 kind="send",
-                who=r["participant_id"],
-                detail=f"email {r['nudge_id']} {state}{reason}"[:300],
+                who=r["who"],
+                detail=f"{what} {r['nudge_id']} {state}{reason}"[:300],
                 at=r["scheduled_at"],
             )
         )

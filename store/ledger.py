@@ -1,5 +1,6 @@
 """The send ledger as staff see it: rows in flight too long, rows nobody can settle alone (`uncertain`),
-and staff's word on them (`mentorflow mail list --stuck|--uncertain`, `mail resolve`, `mail resend`)."""
+and staff's word on them (`mentorflow mail list --stuck|--uncertain`, `mail resolve`, `mail resend`). One
+ledger for every email: a row is a participant's nudge or a mentor's digest or prompt (`recipient`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from domain import NudgeKind, SettleEmail
 from infra.postgres import Connection
 from store.intents import insert_intents
-from workflows.contract import SendNudgeInput, parse_journey_id
+from workflows.contract import parse_journey_id
 
 # A row in 'sending' for longer than this from its first claim is stuck (the alert's threshold too).
 STUCK_AFTER = timedelta(minutes=15)
@@ -25,9 +26,10 @@ class LedgerError(Exception):
 
 class LedgerRow(BaseModel):
     id: int
-    workflow_id: str = ""
+    workflow_id: str
     cohort_id: str
-    participant_id: str
+    recipient: str  # participant | mentor
+    recipient_id: str  # the participant's id, or the mentor's (`mentorflow mentor list` shows whose)
     nudge_id: str
     status: str
     attempts: int
@@ -38,34 +40,22 @@ class LedgerRow(BaseModel):
     resolution: str | None = None
 
 
-_COLUMNS = """id, workflow_id, cohort_id, participant_id, nudge_id, status, attempts, claimed_at,
+_COLUMNS = """id, workflow_id, cohort_id, recipient, recipient_id, nudge_id, status, attempts, claimed_at,
               handed_over_at, sent_at, error, resolution"""
 
 
 async def count_stuck(pool: asyncpg.Pool, older_than: timedelta = STUCK_AFTER) -> int:
-    """Rows first claimed over `older_than` ago and still in flight (every retry refreshes updated_at);
-    mentors' emails (`mentor_ledger`) included."""
+    """Rows first claimed over `older_than` ago and still in flight (every retry refreshes updated_at)."""
     n = await pool.fetchval(
-        """
-        select (select count(*) from send_ledger
-                where status = 'sending' and claimed_at < now() - $1::interval)
-             + (select count(*) from mentor_ledger
-                where status = 'sending' and claimed_at < now() - $1::interval)
-        """,
+        "select count(*) from send_ledger where status = 'sending' and claimed_at < now() - $1::interval",
         older_than,
     )
     return int(n)
 
 
 async def count_uncertain(pool: asyncpg.Pool) -> int:
-    """Rows handed over with no reply, waiting for staff (`mentorflow mail resolve|resend`); mentors'
-    emails included (`mentorflow mentor show` lists them)."""
-    return int(
-        await pool.fetchval(
-            "select (select count(*) from send_ledger where status = 'uncertain')"
-            " + (select count(*) from mentor_ledger where status = 'uncertain')"
-        )
-    )
+    """Rows handed over with no reply, waiting for staff (`mentorflow mail resolve|resend`)."""
+    return int(await pool.fetchval("select count(*) from send_ledger where status = 'uncertain'"))
 
 
 async def stuck_rows(
@@ -98,9 +88,10 @@ async def uncertain_rows(pool: asyncpg.Pool, *, cohort_id: str | None = None) ->
 
 
 async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> LedgerRow:
-    """Staff's word on an uncertain row (they asked the relay or the participant): sent, or not sent
-    (then `failed`; `mail resend` is the way to send it after all). The journey is told in the same
-    transaction (an intent the steering service delivers)."""
+    """Staff's word on an uncertain row (they asked the relay or the recipient): sent, or not sent
+    (then `failed`; `mail resend` is the way to send it after all). A participant's journey is told in the
+    same transaction (an intent the steering service delivers); a mentor's digest resolved sent moves the
+    mentor's next digest on past it, as a digest that went does."""
     resolution = f"{'sent' if sent else 'not sent'} (resolved by {by})"
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
@@ -110,7 +101,7 @@ async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> Le
                 sent_at = case when $2 then handed_over_at else sent_at end,
                 resolution = $3, updated_at = now()
             where id = $1 and status = 'uncertain'
-            returning {_COLUMNS}, nudge_key, kind
+            returning {_COLUMNS}, nudge_key, kind, mentor_id, scheduled_at
             """,
             row_id,
             sent,
@@ -119,6 +110,14 @@ async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> Le
         if row is None:
             raise LedgerError(await _why_not(pool, row_id, "resolve"))
         await tell_journey(conn, row, row["status"], resolution, by="staff")
+        if sent and row["recipient"] == "mentor" and row["nudge_id"] == "digest":
+            await conn.execute(
+                "update mentors set last_digest_at = greatest(last_digest_at, $3) "
+                "where cohort_id = $1 and mentor_id = $2",
+                row["cohort_id"],
+                row["mentor_id"],
+                row["scheduled_at"],
+            )
     return LedgerRow(**{k: v for k, v in dict(row).items() if k in LedgerRow.model_fields})
 
 
@@ -144,23 +143,31 @@ async def tell_journey(
     await insert_intents(conn, (row["workflow_id"], *ids), by, command_id, [command], ids=[command_id])
 
 
-async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> SendNudgeInput:
-    """Put an uncertain (or failed) row back in flight for one more send, staff's explicit choice; the
-    send's own input, as the journey asked for it."""
+class Resend(BaseModel):
+    """A row put back in flight: whose email it is and the send's own input (JSON), as the journey or the
+    mentor's workflow asked for it."""
+
+    workflow_id: str
+    recipient: str  # participant | mentor
+    input: str
+
+
+async def reopen_for_resend(pool: asyncpg.Pool, row_id: int, *, by: str) -> Resend:
+    """Put an uncertain (or failed) row back in flight for one more send, staff's explicit choice."""
     row = await pool.fetchrow(
         """
         update send_ledger set
             status = 'sending', handed_over_at = null, claimed_at = now(), updated_at = now(),
             resent_at = now(), resolution = $2
         where id = $1 and status in ('uncertain', 'failed') and input is not null
-        returning input::text as input
+        returning workflow_id, recipient, input::text as input
         """,
         row_id,
         f"resent (by {by})",
     )
     if row is None:
         raise LedgerError(await _why_not(pool, row_id, "resend"))
-    return SendNudgeInput.model_validate_json(row["input"])
+    return Resend(workflow_id=row["workflow_id"], recipient=row["recipient"], input=row["input"])
 
 
 async def not_resent(pool: asyncpg.Pool, row_id: int, reason: str) -> None:

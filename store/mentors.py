@@ -164,7 +164,7 @@ async def mentor_summaries(
     return out
 
 
-# ---- what a mentor's emails say, and their ledger -------------------------------------------------
+# ---- what a mentor's emails say -------------------------------------------------
 
 
 async def mentee_news(
@@ -237,52 +237,15 @@ async def names(pool: asyncpg.Pool, cohort_id: str, participant_ids: list[str]) 
 async def last_sent(pool: asyncpg.Pool, cohort_id: str, mentor_id: str, nudge_id: str) -> datetime | None:
     value: datetime | None = await pool.fetchval(
         """
-        select max(scheduled_at) from mentor_ledger
-        where cohort_id = $1 and mentor_id = $2 and nudge_id = $3 and status = 'sent'
+        select max(scheduled_at) from send_ledger
+        where recipient = 'mentor' and cohort_id = $1 and mentor_id = $2 and nudge_id = $3
+          and status = 'sent'
         """,
         cohort_id,
         mentor_id,
         nudge_id,
     )
     return value
-
-
-async def claim(
-    pool: asyncpg.Pool,
-    workflow_id: str,
-    key: str,
-    mentor: Mentor,
-    nudge_id: str,
-    at: datetime,
-    message_id: str,
-) -> asyncpg.Record:
-    """Claim the ledger row before the SMTP conversation; a row already settled is never sent again."""
-    row = await pool.fetchrow(
-        """
-        insert into mentor_ledger (workflow_id, nudge_key, cohort_id, mentor_id, nudge_id, scheduled_at,
-                                   status, message_id, attempts)
-        values ($1, $2, $3, $4, $5, $6, 'sending', $7, 1)
-        on conflict (workflow_id, nudge_key) do update
-            set attempts = mentor_ledger.attempts + 1, updated_at = now(),
-                -- handed over by an attempt that never heard back: the relay may hold it; no resend
-                status = case when mentor_ledger.status = 'sending'
-                                   and mentor_ledger.handed_over_at is not null
-                              then 'uncertain' else mentor_ledger.status end,
-                error = case when mentor_ledger.status = 'sending'
-                                  and mentor_ledger.handed_over_at is not null
-                             then 'handed over without a reply' else mentor_ledger.error end
-        returning status, message_id, coalesce(error, '') as error
-        """,
-        workflow_id,
-        key,
-        mentor.cohort_id,
-        mentor.mentor_id,
-        nudge_id,
-        at,
-        message_id,
-    )
-    assert row is not None
-    return row
 
 
 async def all_mentees_ended(pool: asyncpg.Pool, mentor: Mentor) -> bool:
@@ -298,38 +261,6 @@ async def all_mentees_ended(pool: asyncpg.Pool, mentor: Mentor) -> bool:
         sorted(FINISHED),
     )
     return ended
-
-
-async def handover(pool: asyncpg.Pool, workflow_id: str, key: str) -> bool:
-    """The point of no return, recorded only if no other attempt settled or crossed it meanwhile."""
-    crossed = await pool.fetchval(
-        """
-        update mentor_ledger set handed_over_at = now(), updated_at = now()
-        where workflow_id = $1 and nudge_key = $2 and status = 'sending' and handed_over_at is null
-        returning true
-        """,
-        workflow_id,
-        key,
-    )
-    return crossed is not None
-
-
-async def settle(
-    pool: asyncpg.Pool, workflow_id: str, key: str, status: str, detail: str, subject: str | None = None
-) -> None:
-    await pool.execute(
-        """
-        update mentor_ledger
-        set status = $3, error = nullif($4, ''), subject = coalesce($5, subject),
-            sent_at = case when $3 = 'sent' then now() else sent_at end, updated_at = now()
-        where workflow_id = $1 and nudge_key = $2
-        """,
-        workflow_id,
-        key,
-        status,
-        detail,
-        subject,
-    )
 
 
 async def mark_digest(pool: asyncpg.Pool, mentor: Mentor, at: datetime) -> None:

@@ -35,7 +35,8 @@ class MentorCount(BaseModel):
 class FailedEmail(BaseModel):
     """An email that failed for good (a permanent reply, or one that could not be rendered or built)."""
 
-    participant_id: str
+    recipient: str  # participant | mentor
+    recipient_id: str  # the participant's id, or the mentor's
     nudge_id: str
     scheduled_at: datetime
     error: str | None = None
@@ -45,7 +46,8 @@ class CohortStatus(BaseModel):
     cohort: CohortRow
     personas: dict[str, int] = Field(default_factory=dict)
     milestones: dict[str, int] = Field(default_factory=dict)
-    emails: dict[str, int] = Field(default_factory=dict)  # sent | failed | sending | uncertain | suppressed
+    # sent | failed | sending | uncertain | suppressed: every email of the cohort, participants' and mentors'
+    emails: dict[str, int] = Field(default_factory=dict)
     next_sends: list[NextSend] = Field(default_factory=list)
     mentors: list[MentorCount] = Field(default_factory=list)
     failed: list[FailedEmail] = Field(default_factory=list)  # the most recent, at most `failed_limit`
@@ -202,8 +204,8 @@ async def cohort_status(
         )
         failed = await conn.fetch(
             """
-            select participant_id, nudge_id, scheduled_at, error from send_ledger
-            where cohort_id = $1 and status = 'failed' order by updated_at desc, participant_id limit $2
+            select recipient, recipient_id, nudge_id, scheduled_at, error from send_ledger
+            where cohort_id = $1 and status = 'failed' order by updated_at desc, recipient_id limit $2
             """,
             cohort_id,
             failed_limit,
@@ -213,8 +215,9 @@ async def cohort_status(
             select m.email,
                    (select count(*) from participants p
                     where p.cohort_id = m.cohort_id and lower(p.mentor_email) = m.email) as mentees,
-                   (select count(*) from mentor_ledger l
-                    where l.cohort_id = m.cohort_id and l.mentor_id = m.mentor_id and l.status = 'sent')
+                   (select count(*) from send_ledger l
+                    where l.recipient = 'mentor' and l.cohort_id = m.cohort_id and l.mentor_id = m.mentor_id
+                      and l.status = 'sent')
                        as digests_sent
             from mentors m where m.cohort_id = $1 order by m.email
             """,

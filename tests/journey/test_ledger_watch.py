@@ -61,21 +61,24 @@ async def test_stuck_sending_rows_are_exported(db_pool: asyncpg.Pool) -> None:
         values ('journey-c~p', 'd', 'c', 'p', 'welcome', 'welcome', now(), 'uncertain', 'd')
         """
     )
+    gauges = await ledger_gauges(db_pool)
+    assert gauges == {"mentorflow_ledger_sending_stuck": "1", "mentorflow_ledger_uncertain": "1"}, gauges
+
+
+async def ledger_gauges(pool: asyncpg.Pool) -> dict[str, str]:
+    """The worker's ledger gauges (name -> value), scraped from a real Prometheus endpoint."""
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
     stop = asyncio.Event()
-    task = asyncio.create_task(watch_ledger(db_pool, runtime.metric_meter, stop))
+    task = asyncio.create_task(watch_ledger(pool, runtime.metric_meter, stop))
     try:
         for _ in range(50):
             text = await asyncio.to_thread(_scrape, port)
             lines = [line for line in text.splitlines() if line.startswith("mentorflow_ledger_")]
             if len(lines) == 2:
-                break
+                return {line.split("{")[0]: line.rsplit(" ", 1)[1] for line in lines}
             await asyncio.sleep(0.1)
-        stuck = [line for line in lines if line.startswith("mentorflow_ledger_sending_stuck{")]
-        uncertain = [line for line in lines if line.startswith("mentorflow_ledger_uncertain{")]
-        assert stuck and stuck[0].endswith(" 1"), lines
-        assert uncertain and uncertain[0].endswith(" 1"), lines
+        raise AssertionError(f"the ledger gauges were not exported: {lines}")
     finally:
         stop.set()
         await task

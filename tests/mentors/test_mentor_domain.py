@@ -77,7 +77,7 @@ async def test_a_digest_slot_without_news_sends_nothing(
     )
     result = await activities.perform_slot(ask)
     assert (result.sent, result.detail) == (None, "nothing to report")
-    assert await db_pool.fetchval("select count(*) from mentor_ledger") == 0
+    assert await db_pool.fetchval("select count(*) from send_ledger where recipient = 'mentor'") == 0
 
 
 async def test_a_mentor_email_dropped_after_data_is_uncertain_and_never_sent_twice(
@@ -110,11 +110,12 @@ async def test_a_mentor_email_dropped_after_data_is_uncertain_and_never_sent_twi
             outcomes.append(type(err).__name__)
     assert handler.stored() == 1
     assert outcomes[0] == "uncertain" and outcomes[1:] == ["uncertain", "uncertain"]
-    row = await db_pool.fetchrow("select status, handed_over_at from mentor_ledger")
+    row = await db_pool.fetchrow("select status, handed_over_at from send_ledger where recipient = 'mentor'")
     assert row is not None and row["status"] == "uncertain" and row["handed_over_at"] is not None
     assert await count_uncertain(db_pool) == 1  # the worker's gauge (and its alert) sees mentors' emails too
     await db_pool.execute(
-        "update mentor_ledger set status = 'sending', claimed_at = now() - interval '1 hour'"
+        "update send_ledger set status = 'sending', claimed_at = now() - interval '1 hour' "
+        "where recipient = 'mentor'"
     )
     assert await count_stuck(db_pool) == 1
 

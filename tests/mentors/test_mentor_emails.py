@@ -143,7 +143,8 @@ async def test_mentor_prompt_digest_amplified_link_and_unsubscribe(
         assert "Cleo" not in body  # not Lee's mentee
         assert "One thing to do: Amara reached 'Published your first original post': amplify it" in body
         rows = await pool.fetch(
-            "select nudge_id, status, scheduled_at from mentor_ledger order by scheduled_at"
+            "select nudge_id, status, scheduled_at from send_ledger where recipient = 'mentor' "
+            "order by scheduled_at"
         )
         assert [(r["nudge_id"], r["status"]) for r in rows] == [("amplify", "sent"), ("digest", "sent")]
         digest_local = local_datetime(rows[1]["scheduled_at"], TZ)

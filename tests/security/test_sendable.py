@@ -220,6 +220,7 @@ async def test_a_message_that_cannot_be_built_fails_once_without_the_address(
     status = await cli(settings, "cohort", "status", "c1", "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     [failed] = json.loads(status.stdout)["failed"]
-    assert failed["participant_id"] == "p1" and "could not be built" in failed["error"]
+    assert (failed["recipient"], failed["recipient_id"]) == ("participant", "p1")
+    assert "could not be built" in failed["error"]
     table = await cli(settings, "cohort", "status", "c1", cwd=tmp_path)
     assert "Failed emails" in table.stderr and "could not be" in table.stderr
