@@ -154,7 +154,23 @@ async def send_mentor_email(
     composed: MentorEmail | None = None,
 ) -> SendNudgeResult:
     """Claim the row and send the mentor's email at most once (as a participant's nudge is sent);
-    `composed`: the email as the slot just made it, else it is made again from Postgres (a resend)."""
+    `composed`: the email as the slot just made it, else it is made again from Postgres (a resend). A
+    digest that went (now, or by an earlier attempt) moves the mentor's next digest past its slot."""
+    result = await _send_mentor_email(settings, pool, programs, send, smtp=smtp, composed=composed)
+    if result.status is SendStatus.SENT and send.nudge_id == "digest":
+        await store.mark_digest(pool, send.cohort_id, send.mentor_id, send.slot)
+    return result
+
+
+async def _send_mentor_email(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    programs: ProgramCache,
+    send: MentorSend,
+    *,
+    smtp: SmtpPool | None,
+    composed: MentorEmail | None,
+) -> SendNudgeResult:
     entry = send.entry()
     claimed = await claim(pool, settings, entry)
     if claimed.settled is not None:
@@ -185,10 +201,7 @@ async def send_mentor_email(
     except ValueError as err:  # e.g. a line break in the name: the same on every attempt
         reason = f"the message could not be built: {redact(str(err))}"
         return await settle(pool, entry, SendStatus.FAILED, message_id, reason, email.subject)
-    result = await send_once(settings, pool, entry, msg, message_id, email.subject, smtp=smtp)
-    if result.status is SendStatus.SENT and send.nudge_id == "digest":
-        await store.mark_digest(pool, mentor, send.slot)  # the next digest covers what came after it
-    return result
+    return await send_once(settings, pool, entry, msg, message_id, email.subject, smtp=smtp)
 
 
 async def compose(

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from domain import NudgeKind, SettleEmail
 from infra.postgres import Connection
 from store.intents import insert_intents
+from store.mentors import mark_digest
 from workflows.contract import parse_journey_id
 
 # A row in 'sending' for longer than this from its first claim is stuck (the alert's threshold too).
@@ -111,13 +112,7 @@ async def resolve(pool: asyncpg.Pool, row_id: int, *, sent: bool, by: str) -> Le
             raise LedgerError(await _why_not(pool, row_id, "resolve"))
         await tell_journey(conn, row, row["status"], resolution, by="staff")
         if sent and row["recipient"] == "mentor" and row["nudge_id"] == "digest":
-            await conn.execute(
-                "update mentors set last_digest_at = greatest(last_digest_at, $3) "
-                "where cohort_id = $1 and mentor_id = $2",
-                row["cohort_id"],
-                row["mentor_id"],
-                row["scheduled_at"],
-            )
+            await mark_digest(conn, row["cohort_id"], row["mentor_id"], row["scheduled_at"])
     return LedgerRow(**{k: v for k, v in dict(row).items() if k in LedgerRow.model_fields})
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from domain.mentor import QUIET_AFTER, UPCOMING, MenteeNews
+from infra.postgres import Connection
 from store.cohort_report import AMPLIFIED, CLICK_PREFIX, FINISHED
 from store.intents import Participant, find_participant
 from workflows.contract import journey_id
@@ -263,12 +264,13 @@ async def all_mentees_ended(pool: asyncpg.Pool, mentor: Mentor) -> bool:
     return ended
 
 
-async def mark_digest(pool: asyncpg.Pool, mentor: Mentor, at: datetime) -> None:
+async def mark_digest(pool: Connection | asyncpg.Pool, cohort_id: str, mentor_id: str, at: datetime) -> None:
+    """The mentor's digest of `at` went: the next one covers what came after it (never moves back)."""
     await pool.execute(
         "update mentors set last_digest_at = greatest(last_digest_at, $3) "
         "where cohort_id = $1 and mentor_id = $2",
-        mentor.cohort_id,
-        mentor.mentor_id,
+        cohort_id,
+        mentor_id,
         at,
     )
 
