@@ -145,6 +145,9 @@ async def test_uncertain_mentor_digests_are_listed_counted_resolved_and_resent_o
     )
     assert row is not None and row["status"] == "sent" and row["resolution"].startswith("resent")
     assert (await ledger_gauges(db_pool))["mentorflow_ledger_uncertain"] == "0"
+    # A mentor's email is no journey's: resolving or resending it tells no journey anything.
+    assert json.loads(resolved.stdout)["journey"] == ""
+    assert await db_pool.fetchval("select count(*) from participant_intents") == 0
     status = await cohort_status(db_pool, COHORT)
     assert status is not None and status.emails["sent"] >= 2 and status.emails["uncertain"] == 0
     assert {m.email: m.digests_sent for m in status.mentors} == {KIM: 1, LEE: 1}
