@@ -67,7 +67,8 @@ def _value(value: object, tz: str) -> object:
     return value
 
 
-def _render_view(view: JourneyView, tz: str = "UTC", ended: str | None = None) -> None:
+def _render_view(view: JourneyView, ended: str | None = None) -> None:
+    tz = view.timezone
     mode = view.mode.value if ended is None else f"{view.mode.value}: {ended}"
     bold_line(view.journey_id, f" ({view.program}): {mode}")
     next_email = f"{view.next_nudge_id} at {when(view.next_nudge_at, tz)}" if view.next_nudge_at else None
@@ -177,7 +178,7 @@ def _render_report(report: Any, view: JourneyView | None) -> None:
         f"{tz}, {','.join(report.send_days)} at {report.send_time:%H:%M}",
     )
     if view is not None:
-        _render_view(view, tz, report.ended)
+        _render_view(view, report.ended)
     elif report.ended is not None:
         say(f"journey ended: {report.ended}")
     elif report.mode is not None:

@@ -45,6 +45,7 @@ class JourneyView(BaseModel):
     sends: int = 0
     enrolled_at: datetime | None = None
     ends_at: datetime | None = None
+    timezone: str = "UTC"  # the participant's, so staff read every instant above on their clock
 
 
 def next_send(state: JourneyState, program: ProgramSpec) -> NudgeDue | None:
@@ -89,4 +90,5 @@ def journey_view(state: JourneyState, program: ProgramSpec) -> JourneyView:
         sends=state.sends,
         enrolled_at=state.enrolled_at,
         ends_at=state.ends_at,
+        timezone=state.timezone,
     )

@@ -74,6 +74,9 @@ async def test_show_says_who_did_what_in_local_time_and_cohort_commands_count_en
         )
         marked = await cli(settings, "participant", "milestone", "p0001", "followed_ten", cwd=tmp_path)
         assert marked.returncode == 0, marked.stderr
+        # The view a staff command prints is on the participant's clock too, not UTC twice.
+        assert re.search(r"followed_ten \(\d{4}-\d\d-\d\d \d\d:\d\d C[SD]T \(", marked.stderr), marked.stderr
+        assert not re.search(r"UTC \(\d\d:\d\d UTC\)", marked.stderr)
 
         shown = await cli(settings, "participant", "show", "p0001", cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
