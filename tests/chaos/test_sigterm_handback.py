@@ -15,6 +15,7 @@ import asyncio
 import inspect
 import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowHandle
 
 from benchmarks.chaos import Chaos, Script, _launch_burst, chaos_stack
+from worker.drain import WorkTracker
 from workflows.contract import journey_id
 
 N = 30
@@ -118,3 +120,21 @@ async def test_sigterm_worker_leaves_no_task_of_its_journeys_on_its_sticky_queue
             names = [EventType.Name(e.event_type) for e in await _events(h)]
             assert "EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT" not in names, (h.id, names)
         assert len(list(chaos.relay.mail_dir.glob("*.eml"))) == N
+
+
+async def test_drain_waits_for_work_in_flight_and_gives_up_at_its_limit() -> None:
+    tracker = WorkTracker(2)
+    try:
+        tracker.begin()  # an activity or workflow task still running: never quiet, so the limit ends it
+        assert await tracker.quiet(quiet=0.05, limit=0.3) is False
+        tracker.end()
+        assert await tracker.quiet(quiet=0.05, limit=WAIT) is True
+        # A workflow activation counts while it runs on the tracker's executor.
+        release = threading.Event()
+        running = tracker.executor.submit(release.wait)
+        assert await tracker.quiet(quiet=0.05, limit=0.3) is False
+        release.set()
+        await asyncio.wrap_future(running)
+        assert await tracker.quiet(quiet=0.05, limit=WAIT) is True
+    finally:
+        tracker.executor.shutdown(wait=False)
