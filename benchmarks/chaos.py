@@ -89,7 +89,6 @@ class Script:
     rcpt_550: int = 0  # every-th recipient: "550" always
     drop_after_data: int = 0  # every-th recipient: stored, then the connection dropped (first time)
     slow_end: int = 0  # every-th recipient: stored, reply after SLOW_REPLY s (first time)
-    hold_end: bool = False  # every message: stored, reply held until the recipient's `holds` event is set
     seen: Counter[str] = field(default_factory=Counter)
 
     def refuses(self, address: str) -> bool:
@@ -117,8 +116,6 @@ class ScriptedRelay(_StoreHandler):
         # Message-IDs the relay stored and then never answered for: the only ones it may leave uncertain.
         self.unanswered: set[str] = set()
         self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
-        # `Script.hold_end`: recipient -> the event that releases the reply to its stored message.
-        self.holds: dict[str, asyncio.Event] = {}
 
     def restart(self, script: Script) -> None:
         """A new script from a clean slate, as a relay just restarted: the workers' pooled connections
@@ -126,7 +123,6 @@ class ScriptedRelay(_StoreHandler):
         self.script = script
         self.connections = self.mails = self.faults = 0
         self.unanswered = set()
-        self.holds = {}
         for session in list(self.sessions):
             if session.transport is not None and not session.transport.is_closing():
                 session.transport.close()
@@ -171,8 +167,6 @@ class ScriptedRelay(_StoreHandler):
             self.unanswered.add(_message_id(envelope.original_content or envelope.content))
             self.faults += 1
             await asyncio.sleep(SLOW_REPLY)
-        if s.hold_end:
-            await self.holds.setdefault(address, asyncio.Event()).wait()
         return "250 Message accepted for delivery"
 
     def factory(self) -> asyncio.Protocol:
