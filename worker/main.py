@@ -20,6 +20,7 @@ from infra.logging import get_logger
 from infra.postgres import create_pool
 from infra.settings import Settings
 from infra.temporal_client import connect
+from steering import RETRY_EVERY, Journeys, Steering
 from worker.drain import WorkTracker
 from worker.ledger_watch import watch_ledger
 from worker.metrics import metrics_runtime
@@ -86,10 +87,15 @@ def build_worker(
 
 
 async def run_worker(
-    settings: Settings, *, stop: asyncio.Event | None = None, client: Client | None = None
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    client: Client | None = None,
+    retry_every: timedelta = RETRY_EVERY,
 ) -> None:
     """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then drain and shut down
-    gracefully."""
+    gracefully. Meanwhile deliver pending intents every `retry_every`: the send path records some for the
+    journeys (a relay's late answer), and a deployment may run no web app."""
     await ehlo_name(settings)  # fail closed: a relay would refuse every email of a worker named localhost
     if stop is None:
         stop = asyncio.Event()
@@ -107,6 +113,7 @@ async def run_worker(
         stopped = asyncio.create_task(stop.wait())
         runtime = client.service_client.config.runtime or Runtime.default()
         watch = asyncio.create_task(watch_ledger(pool, runtime.metric_meter, stop))
+        deliver = asyncio.create_task(Steering(pool, Journeys(settings, client)).retry_forever(retry_every))
         log.info(
             "worker started",
             task_queue=settings.task_queue,
@@ -127,6 +134,7 @@ async def run_worker(
             drained.cancel()
         stopped.cancel()
         watch.cancel()
+        deliver.cancel()
         await run  # re-raises a worker crash
         log.info("worker stopped")
     finally:

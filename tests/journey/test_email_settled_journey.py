@@ -24,14 +24,13 @@ from activities.launch import cohort_inputs, launch_journeys
 from activities.send_nudge import send_nudge
 from benchmarks.fanout import burst_program
 from infra.settings import Settings
-from steering import Journeys, Steering
 from store.cohort_report import cohort_report
 from store.cohorts import ParticipantRecord, save_roster
 from store.programs import ProgramCache
 from tests.cli.stack import cli
 from tests.journey.test_send_handover import FaultySmtp
 from worker.devstack import free_port
-from worker.main import build_worker
+from worker.main import build_worker, run_worker
 from workflows.contract import JourneyInput, SendNudgeInput, SendStatus
 from workflows.journey import JourneyWorkflow
 
@@ -226,36 +225,47 @@ async def test_the_relays_late_reply_to_an_attempt_given_up_on_reaches_the_journ
     relay.after_data = hold
     settings = settings.model_copy(update={"smtp_port": relay.port})  # type: ignore[attr-defined]
     pool = await asyncpg.create_pool(database, min_size=1, max_size=4)
+    stop = asyncio.Event()
+    # The worker process as deployed, with no web app: it delivers the journeys' pending intents itself.
+    worker = asyncio.create_task(
+        run_worker(settings, stop=stop, client=temporal_env.client, retry_every=timedelta(seconds=0.2))
+    )
     try:
-        async with build_worker(temporal_env.client, pool, settings):
-            data = await _launch(pool, settings, temporal_env.client)
-            wid = data.enroll.journey_id
-            welcome = SendNudgeInput(
-                workflow_id=wid,
-                cohort_id=data.cohort_id,
-                participant_id="p",
-                nudge_id="welcome",
-                nudge_key="welcome",
-                kind="welcome",
-                scheduled_at=data.enroll.first_send_at or datetime.now(UTC),
+        data = await _launch(pool, settings, temporal_env.client)
+        wid = data.enroll.journey_id
+        welcome = SendNudgeInput(
+            workflow_id=wid,
+            cohort_id=data.cohort_id,
+            participant_id="p",
+            nudge_id="welcome",
+            nudge_key="welcome",
+            kind="welcome",
+            scheduled_at=data.enroll.first_send_at or datetime.now(UTC),
+        )
+        first = asyncio.create_task(send_nudge(settings, pool, ProgramCache(), welcome))
+        await _until(
+            lambda: pool.fetchval("select handed_over_at from send_ledger where workflow_id = $1", wid)
+        )
+        await _recorded_uncertain(pool, data)
+        reply.set()
+        result = await asyncio.wait_for(first, WAIT)
+        assert result.status is SendStatus.SENT
+        applied = await _until(
+            lambda: pool.fetchval(
+                "select count(*) from participant_intents where workflow_id = $1 and status = 'applied'",
+                wid,
             )
-            first = asyncio.create_task(send_nudge(settings, pool, ProgramCache(), welcome))
-            await _until(
-                lambda: pool.fetchval("select handed_over_at from send_ledger where workflow_id = $1", wid)
-            )
-            await _recorded_uncertain(pool, data)
-            reply.set()
-            result = await asyncio.wait_for(first, WAIT)
-            assert result.status is SendStatus.SENT
-            delivered = await Steering(pool, Journeys(settings)).deliver_due()
-            handle = temporal_env.client.get_workflow_handle(wid)
-            live = await handle.query(JourneyWorkflow.view)
-            shown = await _shown(settings, tmp_path, data)
-            await handle.terminate("test done")
+        )
+        handle = temporal_env.client.get_workflow_handle(wid)
+        live = await handle.query(JourneyWorkflow.view)
+        shown = await _shown(settings, tmp_path, data)
+        await handle.terminate("test done")
         ledger = await pool.fetchval("select status from send_ledger where workflow_id = $1", wid)
     finally:
+        stop.set()
+        await worker
         await pool.close()
     assert relay.stored() == 1
-    assert ledger == "sent" and delivered == 1
+    assert ledger == "sent" and applied == 1
     assert live.sends == 1 and shown["participant"]["emails_sent"] == 1
     assert _settlements(shown) == [("sent", "relay")]
