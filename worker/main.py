@@ -91,11 +91,11 @@ async def run_worker(
     *,
     stop: asyncio.Event | None = None,
     client: Client | None = None,
-    retry_every: timedelta = RETRY_EVERY,
+    retry_every: timedelta | None = RETRY_EVERY,
 ) -> None:
     """Run until `stop` is set (or, without one, until SIGTERM/SIGINT); then drain and shut down
     gracefully. Meanwhile deliver pending intents every `retry_every`: the send path records some for the
-    journeys (a relay's late answer), and a deployment may run no web app."""
+    journeys (a relay's late answer), and a deployment may run no web app (None: tests deliver them)."""
     await ehlo_name(settings)  # fail closed: a relay would refuse every email of a worker named localhost
     if stop is None:
         stop = asyncio.Event()
@@ -113,7 +113,8 @@ async def run_worker(
         stopped = asyncio.create_task(stop.wait())
         runtime = client.service_client.config.runtime or Runtime.default()
         watch = asyncio.create_task(watch_ledger(pool, runtime.metric_meter, stop))
-        deliver = asyncio.create_task(Steering(pool, Journeys(settings, client)).retry_forever(retry_every))
+        steering = Steering(pool, Journeys(settings, client))
+        deliver = asyncio.create_task(steering.retry_forever(retry_every)) if retry_every else None
         log.info(
             "worker started",
             task_queue=settings.task_queue,
@@ -134,7 +135,8 @@ async def run_worker(
             drained.cancel()
         stopped.cancel()
         watch.cancel()
-        deliver.cancel()
+        if deliver is not None:
+            deliver.cancel()
         await run  # re-raises a worker crash
         log.info("worker stopped")
     finally:

@@ -156,7 +156,8 @@ async def worker(web_settings: Settings) -> AsyncIterator[None]:
     from worker.main import run_worker
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(web_settings, stop=stop))
+    # These tests deliver pending intents themselves (Steering.deliver_due), as the app's loop is off.
+    task = asyncio.create_task(run_worker(web_settings, stop=stop, retry_every=None))
     await asyncio.sleep(0)
     yield
     stop.set()
