@@ -67,7 +67,9 @@ class JourneyActivities:
 @asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     """Heartbeat while the body runs (an SMTP reply may take minutes), so a dead worker's activity is
-    noticed within the heartbeat timeout rather than the start-to-close timeout."""
+    noticed within the heartbeat timeout rather than the start-to-close timeout. The first beat waits a
+    third of the timeout (the server counts it from the start): most attempts end in milliseconds, and a
+    heartbeat each would cost the server a write per email."""
     timeout = activity.info().heartbeat_timeout
     if not timeout:
         yield
@@ -75,8 +77,8 @@ async def heartbeating() -> AsyncIterator[None]:
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
             await asyncio.sleep(timeout.total_seconds() / 3)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:
