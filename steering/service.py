@@ -245,6 +245,8 @@ class Steering:
                 await self.deliver_due()
             except (OSError, asyncpg.PostgresError) as err:
                 log.warning("retrying pending intents failed; will try again", error=str(err))
+            except Exception as err:  # a loop that died would deliver nothing again, silently
+                log.error("retrying pending intents failed; will try again", error=repr(err))
             await asyncio.sleep(every.total_seconds())
 
 

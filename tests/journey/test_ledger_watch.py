@@ -12,6 +12,7 @@ import asyncpg
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from infra.program_files import load_program
+from infra.settings import Settings
 from store.cohorts import ParticipantRecord, save_cohort, save_participants
 from worker.devstack import free_port
 from worker.ledger_watch import watch_ledger
@@ -82,3 +83,28 @@ async def ledger_gauges(pool: asyncpg.Pool) -> dict[str, str]:
     finally:
         stop.set()
         await task
+
+
+async def test_the_workers_background_loops_outlive_an_unexpected_error(
+    database: str, settings: Settings
+) -> None:
+    """The gauges' watch and the delivery of pending commands run for the worker's whole life: an error
+    they did not expect (here the pool closed under them: asyncpg's InterfaceError, not a PostgresError)
+    is logged and the next round tries again. A loop that died would stop alerts and deliveries silently."""
+    from steering import Journeys, Steering
+
+    closed = await asyncpg.create_pool(database, min_size=1, max_size=1)
+    await closed.close()
+    meter = Runtime(telemetry=TelemetryConfig()).metric_meter
+    stop = asyncio.Event()
+    watch = asyncio.create_task(watch_ledger(closed, meter, stop))
+    steering = Steering(closed, Journeys(settings))
+    deliver = asyncio.create_task(steering.retry_forever(timedelta(seconds=0.05)))
+    try:
+        await asyncio.sleep(0.5)  # the watch's first round and several delivery rounds have failed by now
+        assert not watch.done(), "the gauges' watch died"
+        assert not deliver.done(), "the delivery of pending commands died"
+    finally:
+        stop.set()
+        deliver.cancel()
+        await asyncio.gather(watch, deliver, return_exceptions=True)
